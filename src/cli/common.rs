@@ -1,0 +1,122 @@
+//! Arguments every data command shares: DATA, the role flags, `--spec`,
+//! `--where`, and the output options. Their meaning is fixed by the contract
+//! ("Conventions for every command").
+
+use crate::data::input::InputRequest;
+use crate::data::roles::RoleNames;
+use crate::output::OutFormat;
+use clap::Args;
+use std::path::PathBuf;
+
+/// DATA, roles, spec and filter.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// Data file: .csv, .tsv, .txt (delimiter ',' ';' or tab, decimal commas
+    /// as written by R's write.csv2), .parquet, .xlsx/.xls/.ods. Without DATA
+    /// (and without a path in --spec) the bundled demo clinic data are used.
+    #[arg(value_name = "DATA")]
+    pub data: Option<PathBuf>,
+
+    /// Column with the client (person) ID.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub client: Option<String>,
+    /// Column with the therapist ID.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub therapist: Option<String>,
+    /// Column with the site (clinic, service) ID.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub site: Option<String>,
+    /// Column with the technique (treatment, modality).
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub technique: Option<String>,
+    /// Column with the alliance score.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub alliance: Option<String>,
+    /// Column with the pre-treatment (first) score.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub pre: Option<String>,
+    /// Column with the post-treatment (last) score: the outcome.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub post: Option<String>,
+    /// Long data: column with the session number or date.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub time: Option<String>,
+    /// Long data: column with the session-by-session score.
+    #[arg(long, value_name = "COL", help_heading = "Column roles")]
+    pub score: Option<String>,
+    /// Case-mix covariates (comma-separated column names).
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        help_heading = "Column roles"
+    )]
+    pub covariates: Option<Vec<String>>,
+
+    /// Study spec (TOML) with the data path, roles, filter and privacy
+    /// settings; flags win over the spec. See datasets/study.example.toml.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub spec: Option<PathBuf>,
+    /// Keep only rows matching an SQL-like condition, e.g.
+    /// "time = 'post' AND condition_arm2 = 'wl'" (text in single quotes;
+    /// = != < <= > >= IN BETWEEN LIKE IS NULL AND OR NOT).
+    #[arg(long = "where", value_name = "CONDITION", help_heading = "Input")]
+    pub filter: Option<String>,
+    /// Worksheet to read from a spreadsheet (default: the first).
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub sheet: Option<String>,
+    /// Quasi-identifier columns for the k-anonymity check (comma-separated).
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        help_heading = "Input"
+    )]
+    pub quasi_identifiers: Option<Vec<String>>,
+    /// Analyse data even though they hold direct identifiers (e-mail, phone,
+    /// NHS number, postcode, full dates ...). Only where that is permitted.
+    #[arg(long, help_heading = "Input")]
+    pub allow_identifiers: bool,
+}
+
+impl InputArgs {
+    /// The request for the input layer.
+    pub fn request(&self) -> InputRequest {
+        InputRequest {
+            data: self.data.clone(),
+            roles: RoleNames {
+                client: self.client.clone(),
+                therapist: self.therapist.clone(),
+                site: self.site.clone(),
+                technique: self.technique.clone(),
+                alliance: self.alliance.clone(),
+                pre: self.pre.clone(),
+                post: self.post.clone(),
+                time: self.time.clone(),
+                score: self.score.clone(),
+                covariates: self.covariates.clone(),
+            },
+            spec: self.spec.clone(),
+            filter: self.filter.clone(),
+            sheet: self.sheet.clone(),
+            allow_identifiers: self.allow_identifiers,
+            quasi_identifiers: self.quasi_identifiers.clone(),
+        }
+    }
+}
+
+/// `--format` and `-o`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Table, help_heading = "Output")]
+    pub format: OutFormat,
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,312 @@
+//! The in-memory table every command works on: named, typed columns plus the
+//! physical line each row came from, so that any later check can still say
+//! "line 1234".
+//!
+//! A column is numeric ([`ColumnData::Num`], missing = NaN) when every
+//! non-missing cell parses as a finite number; otherwise it keeps its text
+//! ([`ColumnData::Str`]). Whether a *role* needs a number is decided later
+//! (`data::roles`), and a text cell in a column used as a number is reported
+//! there with its line, so a stray `abc` is never silently dropped.
+
+use serde::Serialize;
+
+/// Missing-value tokens of the contract: empty, `NA`, `NaN`, `.`, `NULL`, `*`, `-`.
+pub const MISSING_TOKENS: [&str; 7] = ["", "NA", "NaN", ".", "NULL", "*", "-"];
+
+/// True when a raw cell (already trimmed) is a missing-value token.
+pub fn is_missing_token(s: &str) -> bool {
+    MISSING_TOKENS.contains(&s)
+}
+
+/// Parses a cell as a finite number. With `decimal_comma` (R's `write.csv2`)
+/// the decimal separator is `,` (a `.` is then also accepted as the decimal
+/// point when the cell has no comma, as `read.csv2` users expect of mixed
+/// exports). Infinite and NaN spellings are not numbers here: `inf` in a
+/// clinical file is an error, not a value.
+pub fn parse_number(s: &str, decimal_comma: bool) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    // Only digits, sign, one separator and an exponent: rejects "inf", "nan",
+    // "0x10", "1_000" which Rust's parser would otherwise take in part.
+    let ok = s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b',' | b'e' | b'E'));
+    if !ok || !s.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: f64 = if decimal_comma && s.contains(',') {
+        if s.contains('.') {
+            return None;
+        }
+        s.replacen(',', ".", 1).parse().ok()?
+    } else {
+        if s.contains(',') {
+            return None;
+        }
+        s.parse().ok()?
+    };
+    v.is_finite().then_some(v)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Numbers; missing is NaN.
+    Num(Vec<f64>),
+    /// Text; missing is None.
+    Str(Vec<Option<String>>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub data: ColumnData,
+}
+
+/// Storage type reported by `inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    Integer,
+    Float,
+    String,
+}
+
+impl Dtype {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dtype::Integer => "integer",
+            Dtype::Float => "float",
+            Dtype::String => "string",
+        }
+    }
+}
+
+impl Column {
+    pub fn num(name: impl Into<String>, v: Vec<f64>) -> Self {
+        Column {
+            name: name.into(),
+            data: ColumnData::Num(v),
+        }
+    }
+    pub fn str(name: impl Into<String>, v: Vec<Option<String>>) -> Self {
+        Column {
+            name: name.into(),
+            data: ColumnData::Str(v),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match &self.data {
+            ColumnData::Num(v) => v.len(),
+            ColumnData::Str(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.data, ColumnData::Num(_))
+    }
+    pub fn is_missing(&self, row: usize) -> bool {
+        match &self.data {
+            ColumnData::Num(v) => v[row].is_nan(),
+            ColumnData::Str(v) => v[row].is_none(),
+        }
+    }
+    pub fn n_missing(&self) -> usize {
+        (0..self.len()).filter(|&r| self.is_missing(r)).count()
+    }
+    pub fn dtype(&self) -> Dtype {
+        match &self.data {
+            ColumnData::Num(v) => {
+                if v.iter()
+                    .all(|x| x.is_nan() || (x.fract() == 0.0 && x.abs() < 9.0e15))
+                {
+                    Dtype::Integer
+                } else {
+                    Dtype::Float
+                }
+            }
+            ColumnData::Str(_) => Dtype::String,
+        }
+    }
+    /// The numbers, if the column is numeric.
+    pub fn as_num(&self) -> Option<&[f64]> {
+        match &self.data {
+            ColumnData::Num(v) => Some(v),
+            ColumnData::Str(_) => None,
+        }
+    }
+    /// The text of a cell as it would be written out (None when missing).
+    /// Numbers print in Rust's shortest round-trip form.
+    pub fn text(&self, row: usize) -> Option<String> {
+        match &self.data {
+            ColumnData::Num(v) => (!v[row].is_nan()).then(|| format_num(v[row])),
+            ColumnData::Str(v) => v[row].clone(),
+        }
+    }
+    /// Group key of a cell (for grouping roles: therapist, site ...), None when
+    /// missing. Numeric codes print without a trailing ".0".
+    pub fn key(&self, row: usize) -> Option<String> {
+        self.text(row)
+    }
+    /// Keeps the rows where `keep` is true.
+    pub fn filter(&self, keep: &[bool]) -> Column {
+        let data = match &self.data {
+            ColumnData::Num(v) => ColumnData::Num(pick(v, keep)),
+            ColumnData::Str(v) => ColumnData::Str(pick(v, keep)),
+        };
+        Column {
+            name: self.name.clone(),
+            data,
+        }
+    }
+    /// Rows in the given order (indices may repeat).
+    pub fn take(&self, rows: &[usize]) -> Column {
+        let data = match &self.data {
+            ColumnData::Num(v) => ColumnData::Num(rows.iter().map(|&r| v[r]).collect()),
+            ColumnData::Str(v) => ColumnData::Str(rows.iter().map(|&r| v[r].clone()).collect()),
+        };
+        Column {
+            name: self.name.clone(),
+            data,
+        }
+    }
+}
+
+fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+    v.iter()
+        .zip(keep)
+        .filter(|(_, &k)| k)
+        .map(|(x, _)| x.clone())
+        .collect()
+}
+
+/// Shortest text that reads back as the same f64; integers without ".0".
+pub fn format_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// File formats the loader knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Delimited,
+    Parquet,
+    Xlsx,
+    /// Generated in memory (simulator, embedded demo data).
+    Memory,
+}
+
+/// Where a table came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    /// The path as the user gave it (or `<demo>` for the embedded demo data).
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    pub format: Format,
+    /// Field delimiter of a delimited file.
+    pub delimiter: Option<char>,
+    /// Whether numbers use a decimal comma (R's `write.csv2`).
+    pub decimal_comma: bool,
+    /// Data rows in the file (before any filter).
+    pub rows_read: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub source: Source,
+    pub columns: Vec<Column>,
+    /// For each row, the 1-based physical line where its record starts
+    /// (for a spreadsheet: the sheet row number).
+    pub lines: Vec<u64>,
+}
+
+impl Table {
+    pub fn nrows(&self) -> usize {
+        self.lines.len()
+    }
+    pub fn ncols(&self) -> usize {
+        self.columns.len()
+    }
+    pub fn names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+    /// The file line of a row.
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines[row]
+    }
+    /// Keeps the rows where `keep` is true (lines follow).
+    pub fn filter(&self, keep: &[bool]) -> Table {
+        Table {
+            source: self.source.clone(),
+            columns: self.columns.iter().map(|c| c.filter(keep)).collect(),
+            lines: pick(&self.lines, keep),
+        }
+    }
+    /// "a, b, c" list of column names for messages ("the file has: ...").
+    pub fn names_for_message(&self) -> String {
+        let names = self.names();
+        let shown: Vec<String> = names.iter().take(30).map(|n| format!("'{n}'")).collect();
+        let mut s = shown.join(", ");
+        if names.len() > 30 {
+            s.push_str(&format!(" and {} more", names.len() - 30));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_with_and_without_decimal_comma() {
+        assert_eq!(
+            parse_number("0,231455024943138", true),
+            Some(0.231455024943138)
+        );
+        assert_eq!(parse_number("17,5", true), Some(17.5));
+        assert_eq!(parse_number("17.5", true), Some(17.5));
+        assert_eq!(parse_number("17,5", false), None);
+        assert_eq!(parse_number("-1.5e3", false), Some(-1500.0));
+        assert_eq!(parse_number(" 42 ", false), Some(42.0));
+        for bad in [
+            "abc", "inf", "Infinity", "nan", "1e999", "1,2,3", "", "+", "1.2.3", "0x1",
+        ] {
+            assert_eq!(parse_number(bad, true), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_tokens_are_the_contracts() {
+        for t in ["", "NA", "NaN", ".", "NULL", "*", "-"] {
+            assert!(is_missing_token(t));
+        }
+        assert!(!is_missing_token("na"));
+        assert!(!is_missing_token("0"));
+    }
+
+    #[test]
+    fn dtype_and_format() {
+        let c = Column::num("x", vec![1.0, f64::NAN, 3.0]);
+        assert_eq!(c.dtype(), Dtype::Integer);
+        assert_eq!(c.n_missing(), 1);
+        assert_eq!(c.text(0).as_deref(), Some("1"));
+        let c = Column::num("x", vec![1.5]);
+        assert_eq!(c.dtype(), Dtype::Float);
+        assert_eq!(format_num(0.1), "0.1");
+    }
+}

@@ -1,0 +1,128 @@
+//! Writing results: to stdout, or atomically to a file.
+//!
+//! A file is written to a temporary sibling (`.<name>.<pid>.tmp`) and renamed
+//! over the target only when complete, so an interrupted run never leaves a
+//! half-written output (contract: `-o, --output FILE` is written atomically).
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Output format of a command (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutFormat {
+    /// Human-readable text (default).
+    Table,
+    /// One JSON object (the contract's keys).
+    Json,
+    /// Comma-separated values.
+    Csv,
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".to_string());
+    let tmp = format!(".{name}.{}.tmp", std::process::id());
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(tmp),
+        _ => PathBuf::from(tmp),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes).map_err(Error::from))
+}
+
+/// Streams into a temporary file through `fill`, then renames it over `path`.
+/// On any error the temporary file is removed and `path` is left untouched.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(Error::input(format!(
+                "cannot write '{}': the folder '{}' does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+    }
+    let tmp = temp_sibling(path);
+    let result = (|| -> Result<()> {
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| Error::other(format!("cannot create '{}': {e}", tmp.display())))?;
+        let mut w = std::io::BufWriter::new(file);
+        fill(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::other(format!("cannot write '{}': {e}", path.display())))?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| Error::other(format!("cannot write '{}': {e}", path.display())))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Sends a command's text either to stdout or atomically to `output`.
+pub fn emit(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => write_atomic(path, text.as_bytes()),
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            // A closed pipe (`outcomes ... | head`) is not an error worth a message.
+            match lock.write_all(text.as_bytes()).and_then(|_| lock.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::other(format!("cannot serialise the result: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("outcomes-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let failed = write_atomic_with(&p, |_| Err(Error::other("boom")));
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b"two",
+            "target untouched on failure"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_folder_is_an_input_error() {
+        let e = write_atomic(Path::new("/nonexistent-dir-xyz/a.csv"), b"x").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}
