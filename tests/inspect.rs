@@ -354,3 +354,56 @@ fn output_file_is_written_and_matches_stdout() {
         .collect();
     assert_eq!(names.len(), 1, "no temporary files left: {names:?}");
 }
+
+#[test]
+fn parquet_round_trip_matches_csv() {
+    let dir = tempdir("parquet");
+    let csv = dir.join("s.csv");
+    let pq = dir.join("s.parquet");
+    for f in [&csv, &pq] {
+        let o = run(&[
+            "simulate",
+            "--seed",
+            "11",
+            "--clients",
+            "300",
+            "--therapists",
+            "12",
+            "--sites",
+            "3",
+            "-o",
+            f.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let a = json(&["inspect", csv.to_str().unwrap(), "--format", "json"]);
+    let b = json(&["inspect", pq.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(b["format"]["type"], "parquet");
+    assert_eq!(a["input"]["rows_read"], b["input"]["rows_read"]);
+    assert_eq!(
+        a["columns"], b["columns"],
+        "same names, types, missingness and ranges"
+    );
+    assert_eq!(a["groups"], b["groups"]);
+    // A file that is not Parquet is a clear input error.
+    let fake = write(&dir, "fake.parquet", b"client,pre\n1,2\n");
+    let o = run(&["inspect", &fake]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Parquet"), "{}", stderr(&o));
+}
+
+#[test]
+fn help_texts_exist_for_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["inspect", "--help"],
+        vec!["simulate", "--help"],
+        vec!["--version"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(!o.stdout.is_empty());
+    }
+    let o = run(&["inspect", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2), "usage errors are exit 2");
+}
