@@ -53,7 +53,7 @@
 //! relationship, therapist, site) in the limit of infinitely many therapists
 //! per site and infinite caseloads, before rounding, clipping and dropout.
 
-use crate::data::table::{Column, Format, Source, Table};
+use crate::data::table::{Column, Table};
 use crate::error::{Error, Result};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -791,7 +791,7 @@ impl Simulation {
                 c.iter().map(|x| f64::from(x.sessions)).collect(),
             ),
         ];
-        memory_table(columns, c.len())
+        Table::in_memory("<simulated>", columns)
     }
 
     /// One row per attended session: client, therapist, site, technique,
@@ -845,23 +845,7 @@ impl Simulation {
             Column::num("session", session),
             Column::num("score", score),
         ];
-        memory_table(columns, total)
-    }
-}
-
-fn memory_table(columns: Vec<Column>, rows: usize) -> Table {
-    Table {
-        source: Source {
-            path: "<simulated>".to_string(),
-            sha256: String::new(),
-            format: Format::Memory,
-            delimiter: None,
-            decimal_comma: false,
-            rows_read: rows,
-        },
-        columns,
-        // The line each row would have in a written CSV (header = line 1).
-        lines: (0..rows as u64).map(|r| r + 2).collect(),
+        Table::in_memory("<simulated>", columns)
     }
 }
 

@@ -1320,7 +1320,7 @@ impl<'t> Ctx<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::table::{Column, Format, Source};
+    use crate::data::table::Column;
 
     const NA: f64 = f64::NAN;
 
@@ -1329,19 +1329,7 @@ mod tests {
     }
 
     fn table(columns: Vec<Column>) -> Table {
-        let n = columns[0].len();
-        Table {
-            source: Source {
-                path: "test.csv".into(),
-                sha256: String::new(),
-                format: Format::Memory,
-                delimiter: Some(','),
-                decimal_comma: false,
-                rows_read: n,
-            },
-            columns,
-            lines: (2..).take(n).collect(),
-        }
+        Table::in_memory("test.csv", columns)
     }
 
     /// 6 rows: x numeric with one missing, time text, technique text with

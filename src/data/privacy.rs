@@ -1189,22 +1189,9 @@ pub fn refuse_identifiers(report: &PrivacyReport, file: &str) -> Result<Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::table::{Format, Source};
 
     fn table(columns: Vec<Column>) -> Table {
-        let n = columns.first().map_or(0, |c| c.len());
-        Table {
-            source: Source {
-                path: "t.csv".into(),
-                sha256: String::new(),
-                format: Format::Memory,
-                delimiter: Some(','),
-                decimal_comma: false,
-                rows_read: n,
-            },
-            columns,
-            lines: (2..).take(n).collect(),
-        }
+        Table::in_memory("t.csv", columns)
     }
 
     /// Text cells; "" is missing.

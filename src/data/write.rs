@@ -157,19 +157,12 @@ fn write_parquet(table: &Table, w: &mut dyn Write) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::table::{Column, Format, Source};
+    use crate::data::table::Column;
 
     fn table() -> Table {
-        Table {
-            source: Source {
-                path: "<test>".into(),
-                sha256: String::new(),
-                format: Format::Memory,
-                delimiter: None,
-                decimal_comma: false,
-                rows_read: 3,
-            },
-            columns: vec![
+        Table::in_memory(
+            "<test>",
+            vec![
                 Column::str(
                     "name",
                     vec![Some("a".into()), Some("b, \"c\"".into()), None],
@@ -177,8 +170,7 @@ mod tests {
                 Column::num("n", vec![1.0, f64::NAN, -3.0]),
                 Column::num("x", vec![0.1, 2.0, f64::NAN]),
             ],
-            lines: vec![2, 3, 4],
-        }
+        )
     }
 
     #[test]
