@@ -1,4 +1,9 @@
 //! Pure numerical code on plain slices and matrices: no I/O, no files, no
 //! knowledge of roles or the command line.
+pub mod change;
 pub mod describe;
+pub mod effect;
+pub mod measures;
+pub mod nhs;
 pub mod ols;
+pub mod suppress;
