@@ -101,6 +101,7 @@ impl InputArgs {
             sheet: self.sheet.clone(),
             allow_identifiers: self.allow_identifiers,
             quasi_identifiers: self.quasi_identifiers.clone(),
+            extra_scores: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: one file per command, holding its clap arguments and the
 //! glue from roles to analysis to output. No statistics here.
 
+pub mod change;
 pub mod common;
 pub mod inspect;
 pub mod simulate;
@@ -25,7 +26,8 @@ const AFTER_HELP: &str = "Examples:
   outcomes inspect                                  the bundled demo data
   outcomes inspect clinic.csv --therapist clin_id   roles, columns, privacy audit
   outcomes inspect trials.csv --where \"time = 'post'\" --format json
-  outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth";
+  outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth
+  outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data";
 
 #[derive(Parser, Debug)]
 #[command(name = "outcomes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -34,8 +36,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parsed once per run, so the size difference between the variants'
+/// argument structs does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Pre-post effect sizes, reliable and clinically significant change, NHS Talking Therapies metrics, by group.
+    Change(change::ChangeArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
     Inspect(inspect::InspectArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
@@ -45,6 +52,7 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Change(a) => change::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Simulate(a) => simulate::run(&a),
     }

@@ -32,6 +32,9 @@ pub struct InputRequest {
     pub sheet: Option<String>,
     pub allow_identifiers: bool,
     pub quasi_identifiers: Option<Vec<String>>,
+    /// Long data: score columns besides `--score` whose first and last
+    /// values are wanted too (`<column>_first`, `<column>_last`).
+    pub extra_scores: Vec<String>,
 }
 
 /// Why rows left the analysis, with counts (JSON `excluded`).
@@ -65,6 +68,8 @@ pub struct Prepared {
     /// Things the user should know (printed on stderr by table output,
     /// returned as `notes` in JSON).
     pub notes: Vec<String>,
+    /// The spec file, if one was given.
+    pub spec: Option<Spec>,
 }
 
 impl Prepared {
@@ -174,7 +179,17 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         && !roles.has(Role::Post);
     if is_long {
         let before = table.nrows();
-        let wide = to_wide(&table, &roles, &[])?;
+        let extra: Vec<&str> = req.extra_scores.iter().map(String::as_str).collect();
+        for name in &extra {
+            if table.index_of(name).is_none() {
+                return Err(Error::input(format!(
+                    "{}: the score column '{name}' does not exist; the file has: {}",
+                    table.source.path,
+                    table.names_for_message()
+                )));
+            }
+        }
+        let wide = to_wide(&table, &roles, &extra)?;
         notes.push(format!(
             "long data: {before} session rows became {} clients (first and last available scores, \
              as NHS Talking Therapies define them)",
@@ -193,5 +208,6 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         filter: filter_text,
         privacy,
         notes,
+        spec,
     })
 }

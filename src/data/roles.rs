@@ -223,6 +223,8 @@ pub struct Spec {
     pub roles: RoleNames,
     #[serde(default)]
     pub privacy: SpecPrivacy,
+    /// A user-defined outcome measure (used by `change` like a built-in one).
+    pub measure: Option<SpecMeasure>,
     /// Where the spec file lives (relative data paths resolve against it).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -242,6 +244,28 @@ pub struct SpecData {
 pub struct SpecPrivacy {
     #[serde(default)]
     pub quasi_identifiers: Vec<String>,
+}
+
+/// `[measure]`: an instrument that is not built in.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecMeasure {
+    pub name: String,
+    /// Lowest and highest possible scores.
+    pub min: f64,
+    pub max: f64,
+    /// "lower" or "higher": which direction is improvement.
+    pub better: String,
+    pub reliability: Option<f64>,
+    /// Clinical cut-off (scores on the clinical side of it are cases).
+    pub cutoff: Option<f64>,
+    /// Published reliable-change criterion in points.
+    pub rc_points: Option<f64>,
+    /// Functional (non-clinical) population mean and SD, for cut-offs b and c.
+    pub norm_mean: Option<f64>,
+    pub norm_sd: Option<f64>,
+    /// Where the values come from (printed with the results).
+    pub source: Option<String>,
 }
 
 impl Spec {
@@ -267,7 +291,8 @@ impl Spec {
                 format!(
                     "{}; accepted sections: [data] (path, sheet, where), [roles] (client, \
                      therapist, site, technique, alliance, pre, post, time, score, covariates), \
-                     [privacy] (quasi_identifiers)",
+                     [privacy] (quasi_identifiers), [measure] (name, min, max, better, \
+                     reliability, cutoff, rc_points, norm_mean, norm_sd, source)",
                     e.message()
                 ),
             );

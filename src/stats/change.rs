@@ -530,6 +530,21 @@ pub fn reliable_change(
     post: &[Option<f64>],
     params: &ChangeParams,
 ) -> Result<ChangeResult> {
+    reliable_change_with_reference(pre, post, params, None)
+}
+
+/// [`reliable_change`] where the index and the cut-off take the clinical
+/// sample's statistics (M1, S1, M2, S2, r12) from `reference` instead of from
+/// these data. A service comparing therapists or techniques classifies every
+/// group against the same criterion, computed once from the whole sample
+/// (otherwise a therapist with a homogeneous caseload would get a smaller
+/// reliable-change threshold); the group's own statistics are still reported.
+pub fn reliable_change_with_reference(
+    pre: &[Option<f64>],
+    post: &[Option<f64>],
+    params: &ChangeParams,
+    reference: Option<&PrePost>,
+) -> Result<ChangeResult> {
     params.validate()?;
     let CompletePairs {
         rows,
@@ -546,12 +561,13 @@ pub fn reliable_change(
         )));
     }
     let st = PrePost::from_pairs(&xs, &ys)?;
+    let basis = reference.unwrap_or(&st);
     let (m1, s1, m2, s2, r12) = (
-        st.pre.mean,
-        st.pre.sd,
-        st.post.mean,
-        st.post.sd,
-        st.r_pre_post,
+        basis.pre.mean,
+        basis.pre.sd,
+        basis.post.mean,
+        basis.post.sd,
+        basis.r_pre_post,
     );
     if s1 <= 0.0 {
         return Err(Error::analysis(
