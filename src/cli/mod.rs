@@ -4,6 +4,7 @@
 pub mod change;
 pub mod common;
 pub mod inspect;
+pub mod lmm;
 pub mod simulate;
 
 use crate::error::Result;
@@ -27,7 +28,8 @@ const AFTER_HELP: &str = "Examples:
   outcomes inspect clinic.csv --therapist clin_id   roles, columns, privacy audit
   outcomes inspect trials.csv --where \"time = 'post'\" --format json
   outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth
-  outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data";
+  outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data
+  outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
 #[command(name = "outcomes", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -43,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Pre-post effect sizes, reliable and clinically significant change, NHS Talking Therapies metrics, by group.
     Change(change::ChangeArgs),
+    /// Linear mixed model with lme4's answers: fixed effects, variance components, BLUPs.
+    Lmm(lmm::LmmArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
     Inspect(inspect::InspectArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Change(a) => change::run(&a),
         Command::Inspect(a) => inspect::run(&a),
+        Command::Lmm(a) => lmm::run(&a),
         Command::Simulate(a) => simulate::run(&a),
     }
 }

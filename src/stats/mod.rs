@@ -3,6 +3,7 @@
 pub mod change;
 pub mod describe;
 pub mod effect;
+pub mod lmm;
 pub mod measures;
 pub mod nhs;
 pub mod ols;

@@ -1,0 +1,350 @@
+//! `outcomes lmm DATA --formula "y ~ x + f + (1 | g)"`: a linear mixed model
+//! with lme4's answers (contract, `outcomes lmm`; method in `stats::lmm`).
+//!
+//! The glue: the formula's variables are looked up in the table; rows with a
+//! missing value in any of them are dropped and counted; text columns and
+//! every grouping variable become factors (levels in sorted order, numeric
+//! codes in numeric order, as R's `factor()` orders them), numbers stay
+//! numeric in the fixed part.
+
+use super::common::{InputArgs, OutputArgs};
+use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
+use crate::data::table::{format_num, ColumnData, Table};
+use crate::error::{Error, Result};
+use crate::output::{emit, to_json, OutFormat};
+use crate::stats::lmm::{formula, Frame, Lmm, LmmFit, Method, RandomComponent, RandomEffects, Var};
+use clap::Args;
+use serde::Serialize;
+
+#[derive(Args, Debug, Clone)]
+pub struct LmmArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Model formula in lme4 syntax, e.g. "post ~ pre + technique + (1 | therapist) + (1 | site)":
+    /// numeric and factor terms, a*b, a:b, -1 or 0 +, (1 | g), (1 | g1/g2),
+    /// crossed (1 | g1) + (1 | g2), (1 + x | g) correlated, (1 + x || g) uncorrelated.
+    #[arg(long, value_name = "FORMULA")]
+    pub formula: String,
+    /// Fit by restricted maximum likelihood (the default, as lme4).
+    #[arg(long, conflicts_with = "ml")]
+    pub reml: bool,
+    /// Fit by maximum likelihood (for comparing fixed effects with a likelihood-ratio test).
+    #[arg(long)]
+    pub ml: bool,
+    /// Include the conditional modes (BLUPs) of the random effects with their
+    /// conditional SDs (lme4's ranef(condVar = TRUE)).
+    #[arg(long)]
+    pub ranef: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LmmReport {
+    pub command: &'static str,
+    pub version: &'static str,
+    pub input: InputInfo,
+    #[serde(flatten)]
+    pub fit: LmmFit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranef: Option<Vec<RandomEffects>>,
+    pub excluded: Vec<Exclusion>,
+    pub notes: Vec<String>,
+}
+
+/// A factor from a table column: text keys, levels sorted (numerically for
+/// a numeric column).
+fn factor(table: &Table, name: &str, rows: &[usize]) -> Var {
+    let col = table.column(name).expect("checked column");
+    match &col.data {
+        ColumnData::Num(v) => {
+            let mut levels: Vec<f64> = rows.iter().map(|&r| v[r]).collect();
+            levels.sort_by(f64::total_cmp);
+            levels.dedup();
+            let codes = rows
+                .iter()
+                .map(|&r| levels.partition_point(|&l| l < v[r]) as u32)
+                .collect();
+            Var::Factor {
+                codes,
+                levels: levels.into_iter().map(format_num).collect(),
+            }
+        }
+        ColumnData::Str(v) => {
+            let vals: Vec<&str> = rows
+                .iter()
+                .map(|&r| v[r].as_deref().unwrap_or(""))
+                .collect();
+            Var::factor_from_strings(&vals)
+        }
+    }
+}
+
+pub fn build(args: &LmmArgs) -> Result<LmmReport> {
+    let p = prepare(&args.input.request(), Purpose::Analyse)?;
+    let t = &p.table;
+    let f = formula::parse(&args.formula)?;
+    let mut missing_cols = Vec::new();
+    for v in &f.vars {
+        if t.index_of(v).is_none() {
+            missing_cols.push(v.clone());
+        }
+    }
+    if !missing_cols.is_empty() {
+        return Err(Error::input(format!(
+            "--formula: the file has no column {}; the file has: {}",
+            missing_cols
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            t.names_for_message()
+        )));
+    }
+    let response = &f.vars[f.response];
+    if !t.column(response).is_some_and(|c| c.is_numeric()) {
+        return Err(Error::input(format!(
+            "{}: the response '{response}' must hold numbers (a text column cannot be modelled \
+             by a linear mixed model)",
+            t.source.path
+        )));
+    }
+    // Rows complete on every model variable.
+    let rows: Vec<usize> = (0..t.nrows())
+        .filter(|&r| {
+            f.vars
+                .iter()
+                .all(|v| !t.column(v).is_some_and(|c| c.is_missing(r)))
+        })
+        .collect();
+    let mut excluded = p.excluded.clone();
+    let dropped = t.nrows() - rows.len();
+    if dropped > 0 {
+        excluded.push(Exclusion {
+            reason: "missing value in a model variable".to_string(),
+            rows: dropped,
+        });
+    }
+    if rows.is_empty() {
+        return Err(Error::analysis(format!(
+            "every row has a missing value in a model variable ({})",
+            f.vars.join(", ")
+        )));
+    }
+    let grouping: Vec<&String> = f
+        .random
+        .iter()
+        .flat_map(|r| r.group.iter().map(|&g| &f.vars[g]))
+        .collect();
+    let mut frame = Frame::new(rows.len());
+    for v in &f.vars {
+        let col = t.column(v).expect("checked column");
+        let var = match (col.as_num(), grouping.contains(&v)) {
+            (Some(x), false) => Var::Num(rows.iter().map(|&r| x[r]).collect()),
+            _ => factor(t, v, &rows),
+        };
+        frame.add(v, var)?;
+    }
+    let model = Lmm::new(&args.formula, &frame)?;
+    let method = if args.ml { Method::Ml } else { Method::Reml };
+    let fit = model.fit(method)?;
+    let mut notes = p.notes.clone();
+    if !fit.aliased.is_empty() {
+        notes.push(format!(
+            "fixed-effect columns dropped because they are aliased (rank deficient), as R does: {}",
+            fit.aliased.join(", ")
+        ));
+    }
+    if fit.singular {
+        notes.push(
+            "boundary (singular) fit: a variance component is estimated as zero or a correlation \
+             as ±1 (as lme4's isSingular)"
+                .to_string(),
+        );
+    }
+    if !fit.converged {
+        notes
+            .push("the optimiser did not report convergence: treat the estimates with care".into());
+    }
+    let ranef = args.ranef.then(|| model.ranef(&fit));
+    Ok(LmmReport {
+        command: "lmm",
+        version: crate::VERSION,
+        input: p.input_info(rows.len()),
+        fit,
+        ranef,
+        excluded,
+        notes,
+    })
+}
+
+/// Significant digits as R prints them in `summary(lmer)` (about 4).
+fn g4(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (4 - 1 - x.abs().log10().floor() as i32).clamp(0, 8) as usize;
+    format!("{x:.digits$}")
+}
+
+/// A summary like lme4's `summary(lmer)`.
+pub fn render_table(r: &LmmReport) -> String {
+    let f = &r.fit;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Linear mixed model fit by {} (outcomes {})\n",
+        if f.reml { "REML" } else { "maximum likelihood" },
+        r.version
+    ));
+    s.push_str(&format!("Formula: {}\n", f.formula));
+    s.push_str(&format!("Data: {}\n\n", r.input.path));
+    if f.reml {
+        s.push_str(&format!(
+            "REML criterion at convergence: {:.4}\n\n",
+            f.objective
+        ));
+    } else {
+        s.push_str(&format!(
+            "{:>12} {:>12} {:>12} {:>12}\n{:>12.4} {:>12.4} {:>12.4} {:>12.4}\n\n",
+            "AIC", "BIC", "logLik", "deviance", f.aic, f.bic, f.loglik, f.objective
+        ));
+    }
+    s.push_str("Random effects:\n");
+    s.push_str(&format!(
+        " {:<12} {:<14} {:>12} {:>10} {}\n",
+        "Groups", "Name", "Variance", "Std.Dev.", "Corr"
+    ));
+    let mut last_group = String::new();
+    for c in &f.random {
+        match c {
+            RandomComponent::Variance {
+                group,
+                term,
+                variance,
+                sd,
+            } => {
+                let g = if *group == last_group {
+                    ""
+                } else {
+                    group.as_str()
+                };
+                s.push_str(&format!(
+                    " {:<12} {:<14} {:>12} {:>10}\n",
+                    g,
+                    term,
+                    g4(*variance),
+                    g4(*sd)
+                ));
+                last_group = group.clone();
+            }
+            RandomComponent::Correlation { group, terms, corr } => {
+                s.push_str(&format!(
+                    " {:<12} corr({}, {}) = {:.3}\n",
+                    group, terms[0], terms[1], corr
+                ));
+            }
+        }
+    }
+    s.push_str(&format!(
+        " {:<12} {:<14} {:>12} {:>10}\n",
+        "Residual",
+        "",
+        g4(f.residual.variance),
+        g4(f.residual.sd)
+    ));
+    let groups: Vec<String> = f
+        .groups
+        .iter()
+        .map(|g| format!("{}, {}", g.group, g.levels))
+        .collect();
+    s.push_str(&format!(
+        "Number of obs: {}, groups:  {}\n\n",
+        f.n,
+        groups.join("; ")
+    ));
+    s.push_str("Fixed effects:\n");
+    let w = f
+        .fixed
+        .iter()
+        .map(|x| x.term.len())
+        .max()
+        .unwrap_or(11)
+        .max(11);
+    s.push_str(&format!(
+        "{:<w$} {:>12} {:>12} {:>9}\n",
+        "", "Estimate", "Std. Error", "t value"
+    ));
+    for x in &f.fixed {
+        s.push_str(&format!(
+            "{:<w$} {:>12} {:>12} {:>9.3}\n",
+            x.term,
+            g4(x.estimate),
+            g4(x.se),
+            x.t
+        ));
+    }
+    s.push_str(&format!(
+        "\nlogLik {:.4}, AIC {:.4}, BIC {:.4} (df {}); converged: {}, singular: {}, {} evaluations\n",
+        f.loglik,
+        f.aic,
+        f.bic,
+        f.df,
+        if f.converged { "yes" } else { "no" },
+        if f.singular { "yes" } else { "no" },
+        f.evaluations
+    ));
+    if !r.excluded.is_empty() {
+        s.push_str("\nExcluded\n");
+        for e in &r.excluded {
+            s.push_str(&format!("  {} rows: {}\n", e.rows, e.reason));
+        }
+    }
+    if let Some(re) = &r.ranef {
+        for g in re {
+            s.push_str(&format!(
+                "\nConditional modes of {} (conditional SD)\n",
+                g.group
+            ));
+            for (i, level) in g.levels.iter().enumerate() {
+                let cells: Vec<String> = g.modes[i]
+                    .iter()
+                    .zip(&g.cond_sd[i])
+                    .map(|(m, sd)| format!("{} ({})", g4(*m), g4(*sd)))
+                    .collect();
+                s.push_str(&format!("  {level:<12} {}\n", cells.join("  ")));
+            }
+        }
+    }
+    if !r.notes.is_empty() {
+        s.push_str("\nNotes\n");
+        for n in &r.notes {
+            s.push_str(&format!("  - {n}\n"));
+        }
+    }
+    s
+}
+
+/// `--format csv`: the fixed effects.
+fn render_csv(r: &LmmReport) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["term", "estimate", "se", "t"]);
+    for x in &r.fit.fixed {
+        let _ = w.write_record([
+            x.term.clone(),
+            x.estimate.to_string(),
+            x.se.to_string(),
+            x.t.to_string(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+pub fn run(args: &LmmArgs) -> Result<()> {
+    let report = build(args)?;
+    let text = match args.out.format {
+        OutFormat::Json => to_json(&report)?,
+        OutFormat::Table => render_table(&report),
+        OutFormat::Csv => render_csv(&report),
+    };
+    emit(&text, args.out.output.as_deref())
+}
