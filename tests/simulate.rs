@@ -2,9 +2,10 @@
 //! end to end (reproducibility, the bundled demo data).
 
 use outcomes::simulate::{
-    expected_dropout, population, population_value, shapley, simulate, SimParams, Simulation,
-    CLIENT, FACTORS, RELATIONSHIP, SITE, TECHNIQUE, THERAPIST,
+    expected_dropout, population, population_value, simulate, SimParams, Simulation, CLIENT,
+    FACTORS, RELATIONSHIP, SITE, TECHNIQUE, THERAPIST,
 };
+use outcomes::stats::decompose::shapley;
 use outcomes::stats::ols::{demean_within, ols_subset, CrossProducts};
 use std::path::{Path, PathBuf};
 use std::process::Command;

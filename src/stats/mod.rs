@@ -1,6 +1,7 @@
 //! Pure numerical code on plain slices and matrices: no I/O, no files, no
 //! knowledge of roles or the command line.
 pub mod change;
+pub mod decompose;
 pub mod describe;
 pub mod effect;
 pub mod lmm;
