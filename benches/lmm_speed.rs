@@ -15,6 +15,9 @@
 //!   5,000 therapists in 100 sites; reports the time and the peak resident
 //!   memory (VmHWM).
 
+#[path = "../tests/common/r_csv.rs"]
+mod r_csv;
+
 use outcomes::stats::lmm::{Frame, Lmm, Method};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,36 +29,6 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// R's write.csv output: quoted cells → factor, unquoted → number.
-fn read_csv(path: &PathBuf) -> Frame {
-    let text = std::fs::read_to_string(path).expect("read csv");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|s| s.trim_matches('"').to_string())
-        .collect();
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); header.len()];
-    let mut quoted = vec![false; header.len()];
-    for line in lines.filter(|l| !l.is_empty()) {
-        for (j, cell) in line.split(',').enumerate() {
-            quoted[j] |= cell.starts_with('"');
-            cols[j].push(cell.trim_matches('"').to_string());
-        }
-    }
-    let mut f = Frame::new(cols[0].len());
-    for (j, name) in header.iter().enumerate() {
-        if quoted[j] {
-            f.add_strings(name, &cols[j]).unwrap();
-        } else {
-            f.add_num(name, cols[j].iter().map(|s| s.parse().unwrap()).collect())
-                .unwrap();
-        }
-    }
-    f
-}
-
 #[test]
 #[ignore = "benchmark"]
 fn insteval() {
@@ -65,7 +38,7 @@ fn insteval() {
         println!("skipped: ../shared is absent");
         return;
     }
-    let d = read_csv(&path);
+    let d = r_csv::read_r_csv(&path);
     let t0 = Instant::now();
     let m = Lmm::new("y ~ 1 + service + (1|s) + (1|d) + (1|dept)", &d).unwrap();
     let t1 = t0.elapsed().as_secs_f64();

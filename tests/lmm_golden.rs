@@ -17,6 +17,9 @@
 //! Data: `../shared/datasets/lme4/*.csv` (lme4's datasets written by
 //! `write.csv`); the tests print "skipped" when that folder is absent.
 
+#[path = "common/r_csv.rs"]
+mod r_csv;
+
 use outcomes::stats::lmm::{Data, Frame, Lmm, LmmFit, Method, RandomComponent, Var};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,42 +34,9 @@ fn data_dir() -> Option<PathBuf> {
     }
 }
 
-/// Tiny reader for R's `write.csv` output: quoted cells make a factor
-/// (levels sorted, R's default for character columns), unquoted cells numbers.
+/// An lme4 dataset from ../shared, as R read it.
 fn read_csv(name: &str) -> Option<Frame> {
-    let path = data_dir()?.join(name);
-    let text = std::fs::read_to_string(&path).expect("read csv");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|s| s.trim_matches('"').to_string())
-        .collect();
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); header.len()];
-    let mut quoted = vec![false; header.len()];
-    for line in lines {
-        if line.is_empty() {
-            continue;
-        }
-        for (j, cell) in line.split(',').enumerate() {
-            if cell.starts_with('"') {
-                quoted[j] = true;
-            }
-            cols[j].push(cell.trim_matches('"').to_string());
-        }
-    }
-    let n = cols[0].len();
-    let mut f = Frame::new(n);
-    for (j, name) in header.iter().enumerate() {
-        if quoted[j] {
-            f.add_strings(name, &cols[j]).unwrap();
-        } else {
-            f.add_num(name, cols[j].iter().map(|s| s.parse().unwrap()).collect())
-                .unwrap();
-        }
-    }
-    Some(f)
+    Some(r_csv::read_r_csv(&data_dir()?.join(name)))
 }
 
 #[track_caller]

@@ -22,7 +22,7 @@ use crate::stats::change::{
 };
 use crate::stats::effect::{effect_sizes, Comparison, Direction, EffectSizes, MeanSd, PrePost};
 use crate::stats::measures::{benchmark, builtin, Measure, BUILTIN_NAMES};
-use crate::stats::nhs::{nhs_metrics, NhsClient, NhsResult};
+use crate::stats::nhs::{nhs_metrics, NhsClient, NhsResult, Proportion};
 use crate::stats::suppress::{percent, suppress_statistic, suppress_table, Shown};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -487,28 +487,23 @@ pub fn build(args: &ChangeArgs) -> Result<ChangeReport> {
             .filter(|c| c.len() == 2)
             .map(|c| (c[0].clone(), c[1].clone()))
     };
-    let phq_cols = if long {
-        args.phq9.as_ref().map(|v| {
-            if roles.get(Role::Score).is_none() && args.input.score.is_none() {
+    // Long data: the first measure named became `--score`, so its first and
+    // last scores are `pre`/`post`; another is `<column>_first`/`_last`.
+    let first_last = |v: &Option<Vec<String>>, primary: bool| -> Option<(String, String)> {
+        if !long {
+            return wide_pair(v);
+        }
+        v.as_ref().map(|v| {
+            if primary {
                 ("pre".to_string(), "post".to_string())
             } else {
                 (format!("{}_first", v[0]), format!("{}_last", v[0]))
             }
         })
-    } else {
-        wide_pair(&args.phq9)
     };
-    let gad_cols = if long {
-        args.gad7.as_ref().map(|v| {
-            if args.phq9.is_none() && args.input.score.is_none() {
-                ("pre".to_string(), "post".to_string())
-            } else {
-                (format!("{}_first", v[0]), format!("{}_last", v[0]))
-            }
-        })
-    } else {
-        wide_pair(&args.gad7)
-    };
+    let phq_primary = args.input.score.is_none();
+    let phq_cols = first_last(&args.phq9, phq_primary);
+    let gad_cols = first_last(&args.gad7, phq_primary && args.phq9.is_none());
     for (flag, v) in [("--phq9", &args.phq9), ("--gad7", &args.gad7)] {
         if let Some(v) = v {
             let want = if long { 1 } else { 2 };
@@ -792,64 +787,85 @@ fn cat_counts(s: &Summary) -> [Option<usize>; 5] {
     ]
 }
 
-/// Category cells as text: counts with rates, or suppressed counts with
-/// percentages from the rounded counts (science.md §6).
-fn category_cells(rows: &[DisplayRow], suppress: bool) -> Vec<Vec<String>> {
-    let counts: Vec<Vec<u64>> = rows
+/// One category cell as shown: the count (rounded or `*` under suppression)
+/// and its percentage of the row's n (from the rounded counts under
+/// suppression, science.md §6).
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    count: Shown,
+    percent: Option<f64>,
+}
+
+impl Cell {
+    /// `402 (41.5%)`; whole percentages under suppression.
+    fn text(&self, suppress: bool) -> String {
+        let digits = if suppress { 0 } else { 1 };
+        match self.percent {
+            Some(p) => format!("{} ({p:.digits$}%)", self.count),
+            None => self.count.to_string(),
+        }
+    }
+    fn json(&self) -> serde_json::Value {
+        match self.count {
+            Shown::Count(x) => serde_json::json!(x),
+            Shown::Suppressed => serde_json::json!("*"),
+        }
+    }
+}
+
+/// Category cells per display row (None where the category is not defined,
+/// e.g. recovered without a cut-off, or the row was not analysed).
+fn category_cells(rows: &[DisplayRow], suppress: bool) -> Vec<Vec<Option<Cell>>> {
+    let defined: Vec<[Option<usize>; 5]> = rows
         .iter()
-        .map(|r| match &r.summary {
-            Some(s) => cat_counts(s)
-                .iter()
-                .map(|c| c.unwrap_or(0) as u64)
-                .collect(),
-            None => vec![0; 5],
-        })
+        .map(|r| r.summary.as_ref().map_or([None; 5], cat_counts))
         .collect();
     if !suppress {
         return rows
             .iter()
-            .map(|r| match &r.summary {
-                Some(s) => cat_counts(s)
-                    .iter()
-                    .map(|c| match c {
-                        Some(k) => format!("{k} ({:.1}%)", 100.0 * *k as f64 / s.n.max(1) as f64),
-                        None => "-".to_string(),
+            .zip(&defined)
+            .map(|(r, cats)| {
+                cats.iter()
+                    .map(|c| {
+                        c.map(|k| Cell {
+                            count: Shown::Count(k as u64),
+                            percent: Some(100.0 * k as f64 / r.n.max(1) as f64),
+                        })
                     })
-                    .collect(),
-                None => vec!["-".to_string(); 5],
+                    .collect()
             })
             .collect();
     }
     // Groups are the rows, the total the column-total row, n the row totals.
+    let counts: Vec<Vec<u64>> = defined
+        .iter()
+        .map(|cats| cats.iter().map(|c| c.unwrap_or(0) as u64).collect())
+        .collect();
     let ng = rows.len() - 1;
     let table = suppress_table(&counts[..ng], true, true);
     let shown_n: Vec<Shown> = table.row_totals.clone().unwrap_or_default();
-    let mut out = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        let (cells, n): (Vec<Shown>, Shown) = if i < ng {
-            (table.cells[i].clone(), shown_n[i])
-        } else {
-            (
-                table.col_totals.clone().unwrap_or_default(),
-                table.grand_total.unwrap_or(Shown::Suppressed),
-            )
-        };
-        let has = r.summary.as_ref().map(cat_counts);
-        out.push(
+    (0..rows.len())
+        .map(|i| {
+            let (cells, n): (Vec<Shown>, Shown) = if i < ng {
+                (table.cells[i].clone(), shown_n[i])
+            } else {
+                (
+                    table.col_totals.clone().unwrap_or_default(),
+                    table.grand_total.unwrap_or(Shown::Suppressed),
+                )
+            };
             cells
                 .iter()
-                .enumerate()
-                .map(|(j, c)| match has.map(|h| h[j].is_some()) {
-                    Some(true) => match percent(*c, n) {
-                        Some(p) => format!("{c} ({p:.0}%)"),
-                        None => c.to_string(),
-                    },
-                    _ => "-".to_string(),
+                .zip(&defined[i])
+                .map(|(c, d)| {
+                    d.map(|_| Cell {
+                        count: *c,
+                        percent: percent(*c, n),
+                    })
                 })
-                .collect(),
-        );
-    }
-    out
+                .collect()
+        })
+        .collect()
 }
 
 fn n_text(n: usize, suppress: bool) -> String {
@@ -1012,7 +1028,8 @@ pub fn render_table(r: &ChangeReport) -> String {
         let label: String = row.label.chars().take(24).collect();
         s.push_str(&format!("{label:<label_w$}"));
         for c in cells {
-            s.push_str(&format!("  {c:>13}"));
+            let text = c.map_or("-".to_string(), |c| c.text(r.suppressed));
+            s.push_str(&format!("  {text:>13}"));
         }
         s.push('\n');
     }
@@ -1064,12 +1081,8 @@ fn render_nhs(nhs: &NhsResult, suppress: bool) -> String {
             "; not the official definitions, which need PHQ-9 and GAD-7"
         }
     ));
-    let v = serde_json::to_value(nhs).unwrap_or_default();
-    let line = |key: &str, label: &str| -> String {
-        let p = &v[key];
-        let (Some(num), Some(den)) = (p["numerator"].as_u64(), p["denominator"].as_u64()) else {
-            return String::new();
-        };
+    let line = |p: &Proportion, label: &str| -> String {
+        let (num, den) = (p.numerator as u64, p.denominator as u64);
         if suppress {
             let (a, b) = (
                 crate::stats::suppress::suppress_count(num),
@@ -1080,40 +1093,39 @@ fn render_nhs(nhs: &NhsResult, suppress: bool) -> String {
                 .unwrap_or("*".into());
             format!("  {label:<24} {a:>6} / {b:<6} {pct}\n")
         } else {
-            let rate = p["rate"]
-                .as_f64()
+            let rate = p
+                .rate
                 .map(|x| format!("{:.1}%", 100.0 * x))
                 .unwrap_or("-".into());
-            let ci = match (p["ci_lb"].as_f64(), p["ci_ub"].as_f64()) {
+            let ci = match (p.ci_lb, p.ci_ub) {
                 (Some(a), Some(b)) => format!(" [{:.1}, {:.1}]", 100.0 * a, 100.0 * b),
                 _ => String::new(),
             };
             format!("  {label:<24} {num:>6} / {den:<6} {rate}{ci}\n")
         }
     };
-    let finished = v["finished"].as_u64().unwrap_or(0);
-    let unpaired = v["finished_missing_scores"].as_u64().unwrap_or(0);
+    let unpaired = nhs.finished_missing_scores;
     s.push_str(&format!(
         "  {:<24} {} (at least {} attended sessions){}\n",
         "finished treatment",
-        n_text((finished + unpaired) as usize, suppress),
-        v["definitions"]["min_sessions"].as_u64().unwrap_or(2),
+        n_text(nhs.finished + unpaired, suppress),
+        nhs.definitions.min_sessions,
         if unpaired > 0 {
             format!(
                 "; {} without a first and last score are left out",
-                n_text(unpaired as usize, suppress)
+                n_text(unpaired, suppress)
             )
         } else {
             String::new()
         }
     ));
-    for (key, label) in [
-        ("recovery", "recovery"),
-        ("reliable_improvement", "reliable improvement"),
-        ("reliable_recovery", "reliable recovery"),
-        ("reliable_deterioration", "reliable deterioration"),
+    for (p, label) in [
+        (&nhs.recovery, "recovery"),
+        (&nhs.reliable_improvement, "reliable improvement"),
+        (&nhs.reliable_recovery, "reliable recovery"),
+        (&nhs.reliable_deterioration, "reliable deterioration"),
     ] {
-        s.push_str(&line(key, label));
+        s.push_str(&line(p, label));
     }
     s
 }
@@ -1161,7 +1173,7 @@ fn render_csv(r: &ChangeReport) -> String {
         // Category cells: the count alone (no percentage) for CSV.
         rec.extend(
             cats.iter()
-                .map(|c| c.split(' ').next().unwrap_or("").to_string()),
+                .map(|c| c.map_or("-".to_string(), |c| c.count.to_string())),
         );
         let _ = w.write_record(&rec);
     }
@@ -1173,15 +1185,11 @@ fn suppress_json(r: &ChangeReport) -> Result<String> {
     let mut v = serde_json::to_value(r).map_err(|e| Error::other(e.to_string()))?;
     let rows = display_rows(r);
     let cells = category_cells(&rows, true);
-    let apply = |obj: &mut serde_json::Value, cells: &[String], n: usize| {
+    let apply = |obj: &mut serde_json::Value, cells: &[Option<Cell>], n: usize| {
         if let Some(cat) = obj.get_mut("categories") {
             for (k, c) in CATS.iter().zip(cells) {
-                if cat.get(*k).is_some() {
-                    let shown = c.split(' ').next().unwrap_or("*");
-                    cat[*k] = match shown.parse::<u64>() {
-                        Ok(x) => serde_json::json!(x),
-                        Err(_) => serde_json::json!("*"),
-                    };
+                if let (Some(c), true) = (c, cat.get(*k).is_some()) {
+                    cat[*k] = c.json();
                 }
             }
             cat["n"] = serde_json::json!(n_text(n, true));
