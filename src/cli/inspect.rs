@@ -7,7 +7,7 @@ use super::common::{InputArgs, OutputArgs};
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::privacy::PrivacyReport;
 use crate::data::roles::Role;
-use crate::data::table::{parse_number, Dtype, Table};
+use crate::data::table::{Dtype, Table};
 use crate::error::Result;
 use crate::output::{emit, to_json, OutFormat};
 use crate::stats::describe::quantile_sorted;
@@ -131,16 +131,7 @@ fn near_numeric_warnings(table: &Table) -> Vec<String> {
         if col.is_numeric() {
             continue;
         }
-        let mut n = 0usize;
-        let mut bad: Vec<usize> = Vec::new();
-        for r in 0..col.len() {
-            if let Some(t) = col.text(r) {
-                n += 1;
-                if parse_number(&t, table.source.decimal_comma).is_none() {
-                    bad.push(r);
-                }
-            }
-        }
+        let (n, bad) = col.text_not_numbers(table.source.decimal_comma);
         if n >= 10 && !bad.is_empty() && (bad.len() as f64) <= 0.1 * n as f64 {
             let r = bad[0];
             out.push(format!(

@@ -479,16 +479,8 @@ fn mostly_numeric(col: &super::table::Column, decimal_comma: bool) -> bool {
     if col.is_numeric() {
         return true;
     }
-    let (mut n, mut num) = (0usize, 0usize);
-    for r in 0..col.len() {
-        if let Some(t) = col.text(r) {
-            n += 1;
-            if super::table::parse_number(&t, decimal_comma).is_some() {
-                num += 1;
-            }
-        }
-    }
-    num > 0 && num as f64 >= 0.9 * n as f64
+    let (n, bad) = col.text_not_numbers(decimal_comma);
+    bad.len() < n && (n - bad.len()) as f64 >= 0.9 * n as f64
 }
 
 /// Checks that the columns of numeric roles (and any extra `numeric`
@@ -518,30 +510,27 @@ pub fn check_numeric(table: &Table, roles: &Roles, extra: &[&str]) -> Result<()>
         } else {
             format!(" for the {} role", flag.trim_start_matches('-'))
         };
-        for row in 0..col.len() {
-            if let Some(text) = col.text(row) {
-                if super::table::parse_number(&text, table.source.decimal_comma).is_none() {
-                    let more = problems.push(
-                        Problem::new(
-                            file.as_str(),
-                            format!(
-                                "expected a number{role}{}; missing values may be written as: {}",
-                                if table.source.decimal_comma {
-                                    " with a decimal comma (e.g. 12,5)"
-                                } else {
-                                    " (e.g. 12.5)"
-                                },
-                                super::load::missing_tokens_text()
-                            ),
-                        )
-                        .line(table.line(row))
-                        .column(name.clone())
-                        .value(&text),
-                    );
-                    if !more {
-                        break;
-                    }
-                }
+        for row in col.text_not_numbers(table.source.decimal_comma).1 {
+            let text = col.text(row).unwrap_or_default();
+            let more = problems.push(
+                Problem::new(
+                    file.as_str(),
+                    format!(
+                        "expected a number{role}{}; missing values may be written as: {}",
+                        if table.source.decimal_comma {
+                            " with a decimal comma (e.g. 12,5)"
+                        } else {
+                            " (e.g. 12.5)"
+                        },
+                        super::load::missing_tokens_text()
+                    ),
+                )
+                .line(table.line(row))
+                .column(name.clone())
+                .value(&text),
+            );
+            if !more {
+                break;
             }
         }
     }

@@ -151,6 +151,26 @@ impl Column {
     pub fn key(&self, row: usize) -> Option<String> {
         self.text(row)
     }
+    /// The number of non-missing cells and the rows whose text is not a
+    /// number (none for a numeric column): how nearly numeric a text column is.
+    pub fn text_not_numbers(&self, decimal_comma: bool) -> (usize, Vec<usize>) {
+        match &self.data {
+            ColumnData::Num(v) => (v.iter().filter(|x| !x.is_nan()).count(), Vec::new()),
+            ColumnData::Str(v) => {
+                let mut n = 0;
+                let mut bad = Vec::new();
+                for (row, cell) in v.iter().enumerate() {
+                    if let Some(t) = cell {
+                        n += 1;
+                        if parse_number(t, decimal_comma).is_none() {
+                            bad.push(row);
+                        }
+                    }
+                }
+                (n, bad)
+            }
+        }
+    }
     /// Keeps the rows where `keep` is true.
     pub fn filter(&self, keep: &[bool]) -> Column {
         let data = match &self.data {
