@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod literature;
 pub mod output;
 pub mod simulate;
 pub mod stats;

@@ -54,7 +54,7 @@ pub struct LmmReport {
 
 /// A factor from a table column: text keys, levels sorted (numerically for
 /// a numeric column).
-fn factor(table: &Table, name: &str, rows: &[usize]) -> Var {
+pub(crate) fn factor(table: &Table, name: &str, rows: &[usize]) -> Var {
     let col = table.column(name).expect("checked column");
     match &col.data {
         ColumnData::Num(v) => {

@@ -6,6 +6,7 @@ pub mod common;
 pub mod inspect;
 pub mod lmm;
 pub mod simulate;
+pub mod variance;
 
 use crate::error::Result;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,7 @@ const AFTER_HELP: &str = "Examples:
   outcomes inspect trials.csv --where \"time = 'post'\" --format json
   outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth
   outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data
+  outcomes variance --bootstrap 1000               Shapley shares of the outcome variance, demo data
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
@@ -51,6 +53,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
     Simulate(simulate::SimulateArgs),
+    /// How much of the outcome is client, technique, relationship, therapist and site: Shapley shares with bootstrap intervals.
+    Variance(variance::VarianceArgs),
 }
 
 /// Runs the parsed command.
@@ -60,5 +64,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect::run(&a),
         Command::Lmm(a) => lmm::run(&a),
         Command::Simulate(a) => simulate::run(&a),
+        Command::Variance(a) => variance::run(&a),
     }
 }

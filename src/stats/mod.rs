@@ -9,3 +9,4 @@ pub mod measures;
 pub mod nhs;
 pub mod ols;
 pub mod suppress;
+pub mod variance;

@@ -1,0 +1,253 @@
+//! Bootstrap units: the analysis sample's sufficient statistics grouped by
+//! therapist (or by client when there is no therapist factor), so that a
+//! cluster-bootstrap replicate is assembled by adding up the statistics of
+//! the drawn units instead of copying rows.
+//!
+//! Resampling scheme (science.md §2; Davison & Hinkley 1997, *Bootstrap
+//! Methods and their Application*, §3.8, "resampling clusters"; Field &
+//! Welsh 2007, JRSS B 69:369–390, the "cluster bootstrap"): within each site
+//! the therapists are drawn with replacement, as many as the site has, and
+//! every drawn therapist brings all their clients. A therapist drawn twice
+//! enters the replicate as two therapists. Sites are kept (stratified
+//! resampling), so the intervals are conditional on the sites observed. A
+//! therapist who works at several sites is resampled within the site where
+//! they saw most clients and keeps all their clients at all their sites.
+
+use super::ri::{Groups, Sample};
+
+/// Grouped sufficient statistics of W = [1, X…, y] (centred, see
+/// [`super::ri`]).
+#[derive(Debug, Clone)]
+pub struct Units {
+    pub m: usize,
+    /// Centring means of W's columns (0 for the intercept).
+    pub means: Vec<f64>,
+    pub has_therapist: bool,
+    pub has_site: bool,
+    pub n_sites: usize,
+    /// Per unit: size, column sums (m), cross-products (m×m; empty when
+    /// units are single rows, whose cross-products come from `rows`).
+    pub n: Vec<f64>,
+    pub sums: Vec<f64>,
+    pub cross: Vec<f64>,
+    /// Centred rows (units are rows: no therapist factor).
+    pub rows: Vec<f64>,
+    /// Cells of each unit: `cell_start[u]..cell_start[u+1]` index
+    /// `cell_site`, `cell_n`.
+    pub cell_start: Vec<usize>,
+    pub cell_site: Vec<u32>,
+    pub cell_n: Vec<f64>,
+    /// Per-cell sums (cells × m).
+    pub cell_sums: Vec<f64>,
+    /// Units per resampling stratum (site), in unit order.
+    pub strata: Vec<Vec<u32>>,
+    /// Every unit has one cell (therapists nested in sites).
+    pub nested: bool,
+}
+
+impl Units {
+    /// Groups the rows of `w` (n×m row-major, column 0 the intercept, last
+    /// column y) by therapist (`therapist`, codes 0..J) and site (`site`,
+    /// codes 0..K).
+    pub fn new(w: &[f64], m: usize, therapist: Option<&[u32]>, site: Option<&[u32]>) -> Units {
+        let n = w.len() / m;
+        let mut means = vec![0.0; m];
+        for row in w.chunks_exact(m) {
+            for (a, v) in row.iter().enumerate().skip(1) {
+                means[a] += v;
+            }
+        }
+        for v in means.iter_mut().skip(1) {
+            *v /= n as f64;
+        }
+        let centred: Vec<f64> = w
+            .chunks_exact(m)
+            .flat_map(|row| row.iter().zip(&means).map(|(v, mu)| v - mu))
+            .collect();
+        let n_sites = site.map_or(1, |s| s.iter().max().map_or(0, |&x| x as usize + 1));
+        let site_of = |i: usize| site.map_or(0, |s| s[i]);
+        match therapist {
+            None => {
+                // Units are rows; one cell each.
+                let mut strata = vec![Vec::new(); n_sites.max(1)];
+                for i in 0..n {
+                    strata[site_of(i) as usize].push(i as u32);
+                }
+                Units {
+                    m,
+                    means,
+                    has_therapist: false,
+                    has_site: site.is_some(),
+                    n_sites,
+                    n: vec![1.0; n],
+                    sums: centred.clone(),
+                    cross: Vec::new(),
+                    cell_start: (0..=n).collect(),
+                    cell_site: (0..n).map(site_of).collect(),
+                    cell_n: vec![1.0; n],
+                    cell_sums: centred.clone(),
+                    rows: centred,
+                    strata,
+                    nested: true,
+                }
+            }
+            Some(t) => {
+                let nu = t.iter().max().map_or(0, |&x| x as usize + 1);
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_by_key(|&i| (t[i], site_of(i)));
+                let mut un = vec![0.0; nu];
+                let mut sums = vec![0.0; nu * m];
+                let mut cross = vec![0.0; nu * m * m];
+                let mut cell_start = vec![0usize; nu + 1];
+                let mut cell_site = Vec::new();
+                let mut cell_n = Vec::new();
+                let mut cell_sums: Vec<f64> = Vec::new();
+                let mut last: Option<(u32, u32)> = None;
+                for &i in &order {
+                    let (u, k) = (t[i], site_of(i));
+                    let row = &centred[i * m..(i + 1) * m];
+                    if last != Some((u, k)) {
+                        cell_site.push(k);
+                        cell_n.push(0.0);
+                        cell_sums.extend(std::iter::repeat_n(0.0, m));
+                        cell_start[u as usize + 1] = cell_site.len();
+                        last = Some((u, k));
+                    }
+                    *cell_n.last_mut().unwrap() += 1.0;
+                    let c0 = cell_sums.len() - m;
+                    let uu = u as usize;
+                    un[uu] += 1.0;
+                    let cr = &mut cross[uu * m * m..(uu + 1) * m * m];
+                    for a in 0..m {
+                        cell_sums[c0 + a] += row[a];
+                        sums[uu * m + a] += row[a];
+                        for b in 0..=a {
+                            cr[a * m + b] += row[a] * row[b];
+                        }
+                    }
+                }
+                // Units without rows (unused codes) keep an empty cell range.
+                for u in 0..nu {
+                    if cell_start[u + 1] < cell_start[u] {
+                        cell_start[u + 1] = cell_start[u];
+                    }
+                }
+                for cr in cross.chunks_exact_mut(m * m) {
+                    for a in 0..m {
+                        for b in 0..a {
+                            cr[b * m + a] = cr[a * m + b];
+                        }
+                    }
+                }
+                let mut strata = vec![Vec::new(); n_sites.max(1)];
+                let mut nested = true;
+                for u in 0..nu {
+                    let r = cell_start[u]..cell_start[u + 1];
+                    if r.is_empty() {
+                        continue;
+                    }
+                    if r.len() > 1 {
+                        nested = false;
+                    }
+                    // Main site: most clients, lowest code on ties.
+                    let mut best = r.start;
+                    for c in r {
+                        if cell_n[c] > cell_n[best] {
+                            best = c;
+                        }
+                    }
+                    strata[cell_site[best] as usize].push(u as u32);
+                }
+                Units {
+                    m,
+                    means,
+                    has_therapist: true,
+                    has_site: site.is_some(),
+                    n_sites,
+                    n: un,
+                    sums,
+                    cross,
+                    rows: Vec::new(),
+                    cell_start,
+                    cell_site,
+                    cell_n,
+                    cell_sums,
+                    strata,
+                    nested,
+                }
+            }
+        }
+    }
+
+    /// All units once: the analysis sample itself.
+    pub fn all(&self) -> Vec<u32> {
+        self.strata.iter().flatten().copied().collect()
+    }
+
+    /// The sample made of the units `picks` (with repetition; a unit drawn
+    /// twice is two therapists).
+    pub fn sample(&self, picks: &[u32]) -> Sample {
+        let m = self.m;
+        let mut wtw = vec![0.0; m * m];
+        let mut n = 0.0;
+        let mut ther = Groups::default();
+        let mut site = Groups {
+            n: vec![0.0; if self.has_site { self.n_sites } else { 0 }],
+            sums: vec![0.0; if self.has_site { self.n_sites * m } else { 0 }],
+        };
+        let mut cells = Vec::new();
+        for (g, &u) in picks.iter().enumerate() {
+            let u = u as usize;
+            n += self.n[u];
+            if self.has_therapist {
+                for (x, c) in wtw.iter_mut().zip(&self.cross[u * m * m..(u + 1) * m * m]) {
+                    *x += c;
+                }
+                ther.n.push(self.n[u]);
+                ther.sums.extend_from_slice(&self.sums[u * m..(u + 1) * m]);
+            } else {
+                let row = &self.rows[u * m..(u + 1) * m];
+                for a in 0..m {
+                    for b in 0..m {
+                        wtw[a * m + b] += row[a] * row[b];
+                    }
+                }
+            }
+            for c in self.cell_start[u]..self.cell_start[u + 1] {
+                let k = self.cell_site[c] as usize;
+                if self.has_site {
+                    site.n[k] += self.cell_n[c];
+                    for a in 0..m {
+                        site.sums[k * m + a] += self.cell_sums[c * m + a];
+                    }
+                }
+                if self.has_therapist {
+                    cells.push((g as u32, k as u32, self.cell_n[c]));
+                }
+            }
+        }
+        Sample {
+            m,
+            n,
+            wtw,
+            ther,
+            site,
+            cells,
+            nested: self.nested,
+        }
+    }
+
+    /// One cluster-bootstrap draw: per stratum, as many units as it has,
+    /// with replacement, indices ⌊U·n⌋ from `uniform`.
+    pub fn draw(&self, mut uniform: impl FnMut() -> f64) -> Vec<u32> {
+        let mut picks = Vec::with_capacity(self.n.len());
+        for st in &self.strata {
+            let len = st.len();
+            for _ in 0..len {
+                let i = ((uniform() * len as f64) as usize).min(len - 1);
+                picks.push(st[i]);
+            }
+        }
+        picks
+    }
+}
