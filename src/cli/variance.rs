@@ -159,7 +159,8 @@ struct Used {
 enum Source {
     /// Numeric or text columns (text → treatment dummies).
     Columns(Vec<String>),
-    SplitAlliance(String),
+    /// The within (false) or between (true) part of the alliance.
+    SplitAlliance(String, bool),
     Therapist,
     Site,
 }
@@ -212,7 +213,14 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                      between-therapist alliance are defined by each therapist's mean",
                 ));
             }
-            defs.push(("relationship".into(), Source::SplitAlliance(a.to_string())));
+            defs.push((
+                "relationship_within".into(),
+                Source::SplitAlliance(a.to_string(), false),
+            ));
+            defs.push((
+                "relationship_between".into(),
+                Source::SplitAlliance(a.to_string(), true),
+            ));
         } else {
             defs.push(("relationship".into(), Source::Columns(vec![a.to_string()])));
         }
@@ -285,7 +293,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     for (name, src) in &defs {
         let cols: Vec<String> = match src {
             Source::Columns(c) => c.clone(),
-            Source::SplitAlliance(a) => vec![a.clone()],
+            Source::SplitAlliance(a, _) => vec![a.clone()],
             Source::Therapist => vec![therapist.clone().unwrap_or_default()],
             Source::Site => vec![site.clone().unwrap_or_default()],
         };
@@ -477,7 +485,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                 }
                 (terms, cols.clone(), Random::NONE)
             }
-            Source::SplitAlliance(a) => {
+            Source::SplitAlliance(a, between) => {
                 let x = t
                     .column(a)
                     .expect("checked")
@@ -491,24 +499,27 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                     cnt[tc[i] as usize] += 1.0;
                 }
                 let mean: Vec<f64> = sum.iter().zip(&cnt).map(|(s, c)| s / c).collect();
-                let within: Vec<f64> = rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &r)| x[r] - mean[tc[i] as usize])
-                    .collect();
-                let between: Vec<f64> = tc.iter().map(|&c| mean[c as usize]).collect();
-                let (wn, bn) = (format!("{a}_within"), format!("{a}_between"));
-                names.push(wn.clone());
-                columns.push(within);
-                names.push(bn.clone());
-                columns.push(between);
-                split_cols = Some((first, first + 1));
-                notes.push(format!(
-                    "--split-alliance: {wn} = {a} minus the therapist's mean {a} over the \
-                     analysed clients, {bn} = that mean (group-mean centring, Baldwin, \
-                     Wampold & Imel 2007; Enders & Tofighi 2007)"
-                ));
-                (vec![wn, bn], vec![a.clone()], Random::NONE)
+                let name = if *between {
+                    columns.push(tc.iter().map(|&c| mean[c as usize]).collect());
+                    split_cols = split_cols.map(|(w, _)| (w, first));
+                    format!("{a}_between")
+                } else {
+                    columns.push(
+                        rows.iter()
+                            .enumerate()
+                            .map(|(i, &r)| x[r] - mean[tc[i] as usize])
+                            .collect(),
+                    );
+                    split_cols = Some((first, first));
+                    notes.push(format!(
+                        "--split-alliance: {a}_within = {a} minus the therapist's mean {a} over \
+                         the analysed clients, {a}_between = that mean (group-mean centring, \
+                         Baldwin, Wampold & Imel 2007; Enders & Tofighi 2007)"
+                    ));
+                    format!("{a}_within")
+                };
+                names.push(name.clone());
+                (vec![name], vec![a.clone()], Random::NONE)
             }
             Source::Therapist => {
                 let th = therapist.clone().unwrap_or_default();
@@ -819,9 +830,16 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         &site,
         &groups,
     );
-    let literature: Vec<Published> = factors
+    // Published figures for the factors present (the split alliance's two
+    // factors share the relationship's).
+    let mut bases: Vec<&str> = factors
         .iter()
-        .flat_map(|f| literature::for_factor(&f.name).cloned())
+        .map(|f| f.name.split('_').next().unwrap_or(""))
+        .collect();
+    bases.dedup();
+    let literature: Vec<Published> = bases
+        .iter()
+        .flat_map(|b| literature::for_factor(b).cloned())
         .collect();
     let boot_info = BootInfo {
         reps,
@@ -952,8 +970,10 @@ fn model_of(
     }
 }
 
+/// A proportion as a percentage with one decimal; no "-0.0%".
 fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
+    let v = 100.0 * x;
+    format!("{:.1}%", if v.abs() < 0.05 { 0.0 } else { v })
 }
 
 fn pct_ci(c: Option<[f64; 2]>) -> String {
