@@ -25,7 +25,12 @@ fn row(i: usize) -> [String; 7] {
         format!("C{i:04}"),
         format!("T{t:02}"),
         format!("S{}", t / 4),
-        if (i / 3) % 2 == 0 { "CBT" } else { "PDT" }.to_string(),
+        if (i / 3).is_multiple_of(2) {
+            "CBT"
+        } else {
+            "PDT"
+        }
+        .to_string(),
         format!("{:.2}", 3.0 + (h % 20) as f64 / 10.0),
         format!("{}", 8 + h % 15),
         format!("{}", 4 + (h * 3 + t) % 17),

@@ -16,7 +16,7 @@ use crate::literature::{self, Published};
 use crate::output::{emit, to_json, OutFormat};
 use crate::stats::lmm::{FixedEffect, GroupLevels, LmmFit, RandomComponent, Residual, Var};
 use crate::stats::variance::ri::{Fit, Random};
-use crate::stats::variance::units::Units;
+use crate::stats::variance::units::{Scheme, Units};
 use crate::stats::variance::{self as var, Bootstrap, Decomposition, Factor};
 use clap::Args;
 use serde::Serialize;
@@ -40,6 +40,11 @@ pub struct VarianceArgs {
     /// intervals; 0 for none. Default: 1000 for table output, 0 for JSON and CSV.
     #[arg(long, value_name = "N")]
     pub bootstrap: Option<usize>,
+    /// What a bootstrap replicate resamples: therapists within each site (sites
+    /// fixed), two-stage (sites, then therapists within each drawn site), or sites
+    /// (each with all its therapists).
+    #[arg(long, value_enum, default_value_t = SchemeArg::TwoStage, value_name = "SCHEME")]
+    pub bootstrap_scheme: SchemeArg,
     /// Random seed of the bootstrap (same seed and data, same numbers, whatever
     /// the number of threads).
     #[arg(long, default_value_t = 1)]
@@ -49,6 +54,23 @@ pub struct VarianceArgs {
     pub level: f64,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeArg {
+    Therapists,
+    TwoStage,
+    Sites,
+}
+
+impl SchemeArg {
+    fn scheme(self) -> Scheme {
+        match self {
+            SchemeArg::Therapists => Scheme::Therapists,
+            SchemeArg::TwoStage => Scheme::TwoStage,
+            SchemeArg::Sites => Scheme::Sites,
+        }
+    }
 }
 
 /// `{shapley, alone, unique, ci_lb, ci_ub}` and the intervals of alone and
@@ -288,7 +310,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     // Every column used, with what it is for, outcome first.
     let mut used: Vec<Used> = vec![Used {
         column: outcome.clone(),
-        what: "outcome (--post)".into(),
+        what: "the outcome".into(),
     }];
     for (name, src) in &defs {
         let cols: Vec<String> = match src {
@@ -301,7 +323,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
             if !used.iter().any(|u| u.column == c) {
                 used.push(Used {
                     column: c,
-                    what: format!("{name} factor"),
+                    what: format!("the {name} factor"),
                 });
             }
         }
@@ -693,7 +715,15 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                 }
             }
         };
-        var::bootstrap(&units, &factors, reps, args.seed, &extra, &progress)
+        var::bootstrap(
+            &units,
+            &factors,
+            reps,
+            args.seed,
+            args.bootstrap_scheme.scheme(),
+            &extra,
+            &progress,
+        )
     });
     let ci = |i: usize| -> Option<[f64; 2]> {
         let b = boot.as_ref()?;
@@ -846,15 +876,35 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         seed: args.seed,
         level: args.level,
         failed: boot.as_ref().map_or(0, |b| b.failed),
-        scheme: match (ther.is_some(), site_codes.is_some()) {
-            (true, true) => "therapists resampled with replacement within sites (sites fixed); \
-                             clients come with their therapist"
-                .into(),
-            (true, false) => "therapists resampled with replacement; clients come with their \
-                              therapist"
-                .into(),
-            (false, true) => "clients resampled with replacement within sites".into(),
-            (false, false) => "clients resampled with replacement".into(),
+        scheme: {
+            let unit = if ther.is_some() {
+                "therapists"
+            } else {
+                "clients"
+            };
+            let with = if ther.is_some() {
+                "; clients come with their therapist"
+            } else {
+                ""
+            };
+            let effective = if site_codes.is_none() || !units.nested {
+                SchemeArg::Therapists
+            } else {
+                args.bootstrap_scheme
+            };
+            match (effective, site_codes.is_some()) {
+                (_, false) => format!("{unit} resampled with replacement{with}"),
+                (SchemeArg::Therapists, true) => format!(
+                    "{unit} resampled with replacement within each site (sites fixed){with}"
+                ),
+                (SchemeArg::TwoStage, true) => format!(
+                    "two-stage: sites resampled with replacement, then {unit} with replacement \
+                     within each drawn site{with}"
+                ),
+                (SchemeArg::Sites, true) => {
+                    format!("sites resampled with replacement, each with all its {unit}")
+                }
+            }
         },
         interval: "percentile (quantile type 7)",
     };

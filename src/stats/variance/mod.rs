@@ -24,7 +24,7 @@ use rand_core::{Rng, SeedableRng};
 use rayon::prelude::*;
 use ri::{fit, Fit, FitError, Random, Sample};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use units::Units;
+use units::{Scheme, Units};
 
 /// A factor: fixed columns of W and/or one random intercept.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +222,7 @@ pub fn bootstrap(
     factors: &[Factor],
     reps: usize,
     seed: u64,
+    scheme: Scheme,
     extra: &(dyn Fn(&Fit) -> Vec<f64> + Sync),
     progress: &(dyn Fn(usize) + Sync),
 ) -> Bootstrap {
@@ -231,9 +232,10 @@ pub fn bootstrap(
         .map(|r| {
             let mut rng = replicate_rng(seed, r);
             // U in [0, 1): top 53 bits of one u64 (as in simulate::Rand).
-            let picks =
-                units.draw(|| (rng.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0));
-            let s = units.sample(&picks);
+            let draw = units.draw(scheme, || {
+                (rng.next_u64() >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
+            });
+            let s = units.sample(&draw);
             let out = decompose(&s, factors).ok().map(|d| stat_vector(&d, extra));
             progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             out
@@ -274,4 +276,60 @@ pub fn percentile_interval(values: &[f64], level: f64) -> Option<(f64, f64)> {
     };
     let a = (1.0 - level) / 2.0;
     Some((q(a), q(1.0 - a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R: quantile(1:10, c(0.025, 0.975)) = 1.225, 9.775 (type 7).
+    #[test]
+    fn percentile_type7() {
+        let x: Vec<f64> = (1..=10).map(f64::from).collect();
+        let (a, b) = percentile_interval(&x, 0.95).unwrap();
+        assert!((a - 1.225).abs() < 1e-12 && (b - 9.775).abs() < 1e-12);
+        // Failed replicates (NaN) are left out.
+        let mut y = x.clone();
+        y.push(f64::NAN);
+        assert_eq!(percentile_interval(&y, 0.95), Some((a, b)));
+        assert_eq!(percentile_interval(&[1.0], 0.95), None);
+    }
+
+    /// Two-stage and site draws relabel the sites; drawing every site once
+    /// with all its therapists reproduces the sample's sufficient statistics.
+    #[test]
+    fn draws_and_relabelled_sites() {
+        // 6 therapists at 3 sites, 4 clients each; W = [1, x, y].
+        let mut w = Vec::new();
+        let (mut t, mut s) = (Vec::new(), Vec::new());
+        for i in 0..24u32 {
+            let x = f64::from((i * 7) % 11);
+            w.extend([1.0, x, 0.5 * x + f64::from(i % 5)]);
+            t.push(i / 4);
+            s.push(i / 8);
+        }
+        let u = Units::new(&w, 3, Some(&t), Some(&s));
+        let all = u.sample(&u.all());
+        let same = u.sample(&units::Draw {
+            units: u.all().units,
+            sites: Some(vec![0, 0, 1, 1, 2, 2]),
+        });
+        assert_eq!(all.wtw, same.wtw);
+        assert_eq!(all.site.n, same.site.n);
+        let mut k = 0u64;
+        let mut unif = || {
+            k += 1;
+            ((k * 2654435761) % 1000) as f64 / 1000.0
+        };
+        for scheme in [Scheme::Therapists, Scheme::TwoStage, Scheme::Sites] {
+            let d = u.draw(scheme, &mut unif);
+            assert_eq!(d.units.len(), 6);
+            let smp = u.sample(&d);
+            assert_eq!(smp.n, 24.0);
+            assert_eq!(smp.ther.len(), 6);
+            if scheme != Scheme::Therapists {
+                assert_eq!(smp.site.len(), 3);
+            }
+        }
+    }
 }

@@ -180,20 +180,27 @@ impl Units {
     }
 
     /// All units once: the analysis sample itself.
-    pub fn all(&self) -> Vec<u32> {
-        self.strata.iter().flatten().copied().collect()
+    pub fn all(&self) -> Draw {
+        Draw {
+            units: self.strata.iter().flatten().copied().collect(),
+            sites: None,
+        }
     }
 
-    /// The sample made of the units `picks` (with repetition; a unit drawn
-    /// twice is two therapists).
-    pub fn sample(&self, picks: &[u32]) -> Sample {
+    /// The sample made of the drawn units (with repetition; a unit drawn
+    /// twice is two therapists, a site drawn twice two sites).
+    pub fn sample(&self, draw: &Draw) -> Sample {
+        let picks = &draw.units;
+        let n_sites = draw.sites.as_ref().map_or(self.n_sites, |s| {
+            s.iter().max().map_or(0, |&x| x as usize + 1)
+        });
         let m = self.m;
         let mut wtw = vec![0.0; m * m];
         let mut n = 0.0;
         let mut ther = Groups::default();
         let mut site = Groups {
-            n: vec![0.0; if self.has_site { self.n_sites } else { 0 }],
-            sums: vec![0.0; if self.has_site { self.n_sites * m } else { 0 }],
+            n: vec![0.0; if self.has_site { n_sites } else { 0 }],
+            sums: vec![0.0; if self.has_site { n_sites * m } else { 0 }],
         };
         let mut cells = Vec::new();
         for (g, &u) in picks.iter().enumerate() {
@@ -214,7 +221,8 @@ impl Units {
                 }
             }
             for c in self.cell_start[u]..self.cell_start[u + 1] {
-                let k = self.cell_site[c] as usize;
+                // Relabelled sites exist only for nested data (one cell).
+                let k = draw.sites.as_ref().map_or(self.cell_site[c], |s| s[g]) as usize;
                 if self.has_site {
                     site.n[k] += self.cell_n[c];
                     for a in 0..m {
@@ -237,17 +245,66 @@ impl Units {
         }
     }
 
-    /// One cluster-bootstrap draw: per stratum, as many units as it has,
-    /// with replacement, indices ⌊U·n⌋ from `uniform`.
-    pub fn draw(&self, mut uniform: impl FnMut() -> f64) -> Vec<u32> {
-        let mut picks = Vec::with_capacity(self.n.len());
-        for st in &self.strata {
-            let len = st.len();
-            for _ in 0..len {
-                let i = ((uniform() * len as f64) as usize).min(len - 1);
-                picks.push(st[i]);
+    /// One cluster-bootstrap draw under `scheme`, indices ⌊U·n⌋ from
+    /// `uniform`. Two-stage and site resampling need therapists nested in
+    /// sites; with crossed data they fall back to [`Scheme::Therapists`].
+    pub fn draw(&self, scheme: Scheme, mut uniform: impl FnMut() -> f64) -> Draw {
+        let mut index = |len: usize| ((uniform() * len as f64) as usize).min(len - 1);
+        let mut units = Vec::with_capacity(self.n.len());
+        let strata: Vec<&Vec<u32>> = self.strata.iter().filter(|s| !s.is_empty()).collect();
+        let scheme = if !self.has_site || !self.nested {
+            Scheme::Therapists
+        } else {
+            scheme
+        };
+        match scheme {
+            Scheme::Therapists => {
+                for st in &strata {
+                    for _ in 0..st.len() {
+                        units.push(st[index(st.len())]);
+                    }
+                }
+                Draw { units, sites: None }
+            }
+            Scheme::TwoStage | Scheme::Sites => {
+                let mut sites = Vec::with_capacity(self.n.len());
+                for slot in 0..strata.len() {
+                    let st = strata[index(strata.len())];
+                    for i in 0..st.len() {
+                        let u = if scheme == Scheme::TwoStage {
+                            st[index(st.len())]
+                        } else {
+                            st[i]
+                        };
+                        units.push(u);
+                        sites.push(slot as u32);
+                    }
+                }
+                Draw {
+                    units,
+                    sites: Some(sites),
+                }
             }
         }
-        picks
     }
+}
+
+/// How a bootstrap replicate is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Therapists with replacement within each site; sites fixed.
+    Therapists,
+    /// Sites with replacement, then therapists with replacement within each
+    /// drawn site (Davison & Hinkley 1997, §3.8, two-stage resampling).
+    TwoStage,
+    /// Sites with replacement, each with all its therapists.
+    Sites,
+}
+
+/// The units of one replicate and, for site resampling, the site label of
+/// each (a site drawn twice is two sites).
+#[derive(Debug, Clone)]
+pub struct Draw {
+    pub units: Vec<u32>,
+    pub sites: Option<Vec<u32>>,
 }
