@@ -36,7 +36,7 @@ pub struct VarianceArgs {
     /// --factor severity=baseline_gad,chronicity. Repeatable.
     #[arg(long = "factor", value_name = "NAME=COL1,COL2")]
     pub factors: Vec<String>,
-    /// Cluster-bootstrap replicates (therapists resampled within sites) for the
+    /// Cluster-bootstrap replicates (see --bootstrap-scheme) for the
     /// intervals; 0 for none. Default: 1000 for table output, 0 for JSON and CSV.
     #[arg(long, value_name = "N")]
     pub bootstrap: Option<usize>,
