@@ -3,6 +3,7 @@
 
 pub mod change;
 pub mod common;
+pub mod escalc;
 pub mod inspect;
 pub mod lmm;
 pub mod simulate;
@@ -31,6 +32,7 @@ const AFTER_HELP: &str = "Examples:
   outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth
   outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data
   outcomes variance --bootstrap 1000               Shapley shares of the outcome variance, demo data
+  outcomes escalc trials.csv --measure SMD --m1i m_t --sd1i sd_t --n1i n_t --m2i m_c --sd2i sd_c --n2i n_c
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
@@ -47,6 +49,8 @@ pub struct Cli {
 pub enum Command {
     /// Pre-post effect sizes, reliable and clinically significant change, NHS Talking Therapies metrics, by group.
     Change(change::ChangeArgs),
+    /// Effect sizes and sampling variances with metafor's escalc formulas (SMD, MD, SMCR, SMCC, COR, ZCOR, OR, RR, RD).
+    Escalc(escalc::EscalcArgs),
     /// Linear mixed model with lme4's answers: fixed effects, variance components, BLUPs.
     Lmm(lmm::LmmArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
@@ -61,6 +65,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Change(a) => change::run(&a),
+        Command::Escalc(a) => escalc::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Lmm(a) => lmm::run(&a),
         Command::Simulate(a) => simulate::run(&a),

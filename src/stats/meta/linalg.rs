@@ -1,0 +1,170 @@
+//! Weighted least squares pieces of `rma.uni` on small dense matrices.
+//!
+//! With W = diag(w) and a k×p design X (row-major), metafor (Viechtbauer
+//! 2010, JSS 36(3), eqs. 6–7; `rma.uni` source) uses
+//! b = (X'WX)⁻¹X'Wy, Var(b) = (X'WX)⁻¹ and the residual-maker
+//! P = W − WX(X'WX)⁻¹X'W (so y'Py = Σ wᵢ(yᵢ − xᵢ'b)²). p is small, so the
+//! p×p inverse is a plain Cholesky (Golub & Van Loan 2013, Alg. 4.2.1).
+
+/// Cholesky of the symmetric p×p matrix `a` (row-major); returns the lower
+/// factor, or `None` when a pivot is not positive (relative to the largest
+/// diagonal element).
+pub fn chol(a: &[f64], p: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; p * p];
+    let scale = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max);
+    for j in 0..p {
+        let mut d = a[j * p + j];
+        for k in 0..j {
+            d -= l[j * p + k] * l[j * p + k];
+        }
+        if d.is_nan() || d <= 1e-13 * scale {
+            return None;
+        }
+        let d = d.sqrt();
+        l[j * p + j] = d;
+        for i in j + 1..p {
+            let mut s = a[i * p + j];
+            for k in 0..j {
+                s -= l[i * p + k] * l[j * p + k];
+            }
+            l[i * p + j] = s / d;
+        }
+    }
+    Some(l)
+}
+
+/// Inverse of a symmetric positive definite p×p matrix and log|A|.
+pub fn spd_inverse(a: &[f64], p: usize) -> Option<(Vec<f64>, f64)> {
+    let l = chol(a, p)?;
+    let logdet = 2.0 * (0..p).map(|i| l[i * p + i].ln()).sum::<f64>();
+    // columns of A⁻¹ by forward and back substitution
+    let mut inv = vec![0.0; p * p];
+    for c in 0..p {
+        let mut z = vec![0.0; p];
+        for i in 0..p {
+            let mut s = if i == c { 1.0 } else { 0.0 };
+            for k in 0..i {
+                s -= l[i * p + k] * z[k];
+            }
+            z[i] = s / l[i * p + i];
+        }
+        for i in (0..p).rev() {
+            let mut s = z[i];
+            for k in i + 1..p {
+                s -= l[k * p + i] * z[k];
+            }
+            z[i] = s / l[i * p + i];
+        }
+        for i in 0..p {
+            inv[i * p + c] = z[i];
+        }
+    }
+    // symmetrise
+    for i in 0..p {
+        for j in 0..i {
+            let m = 0.5 * (inv[i * p + j] + inv[j * p + i]);
+            inv[i * p + j] = m;
+            inv[j * p + i] = m;
+        }
+    }
+    Some((inv, logdet))
+}
+
+/// X'diag(w)X (p×p).
+pub fn xtwx(x: &[f64], w: &[f64], p: usize) -> Vec<f64> {
+    let mut m = vec![0.0; p * p];
+    for (row, &wi) in x.chunks_exact(p).zip(w) {
+        for a in 0..p {
+            let ra = row[a] * wi;
+            for b in 0..=a {
+                m[a * p + b] += ra * row[b];
+            }
+        }
+    }
+    for a in 0..p {
+        for b in 0..a {
+            m[b * p + a] = m[a * p + b];
+        }
+    }
+    m
+}
+
+/// tr(A B) for symmetric p×p A and B.
+pub fn tr_prod(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A weighted least-squares fit with weights w: the quantities of P that
+/// metafor's estimators need.
+pub struct Wls {
+    /// (X'WX)⁻¹, p×p.
+    pub inv: Vec<f64>,
+    /// log|X'WX|.
+    pub logdet: f64,
+    /// b = (X'WX)⁻¹X'Wy.
+    pub beta: Vec<f64>,
+    /// y'Py = Σ wᵢ rᵢ², rᵢ = yᵢ − xᵢ'b.
+    pub rss: f64,
+    /// P y = w ∘ r.
+    pub py: Vec<f64>,
+}
+
+impl Wls {
+    pub fn new(x: &[f64], w: &[f64], y: &[f64], p: usize) -> Option<Wls> {
+        let (inv, logdet) = spd_inverse(&xtwx(x, w, p), p)?;
+        let mut xwy = vec![0.0; p];
+        for ((row, &wi), &yi) in x.chunks_exact(p).zip(w).zip(y) {
+            for a in 0..p {
+                xwy[a] += row[a] * wi * yi;
+            }
+        }
+        let beta: Vec<f64> = (0..p)
+            .map(|a| (0..p).map(|b| inv[a * p + b] * xwy[b]).sum())
+            .collect();
+        let mut rss = 0.0;
+        let mut py = Vec::with_capacity(y.len());
+        for ((row, &wi), &yi) in x.chunks_exact(p).zip(w).zip(y) {
+            let fit: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let r = yi - fit;
+            rss += wi * r * r;
+            py.push(wi * r);
+        }
+        Some(Wls {
+            inv,
+            logdet,
+            beta,
+            rss,
+            py,
+        })
+    }
+
+    /// The full k×k residual-maker P = W − WX(X'WX)⁻¹X'W (row-major).
+    pub fn p_matrix(&self, x: &[f64], w: &[f64], p: usize) -> Vec<f64> {
+        let k = w.len();
+        // G = X (X'WX)⁻¹, k×p
+        let mut g = vec![0.0; k * p];
+        for (i, row) in x.chunks_exact(p).enumerate() {
+            for a in 0..p {
+                g[i * p + a] = (0..p).map(|b| row[b] * self.inv[b * p + a]).sum();
+            }
+        }
+        let mut m = vec![0.0; k * k];
+        for i in 0..k {
+            let gi = &g[i * p..i * p + p];
+            for j in 0..=i {
+                let xj = &x[j * p..j * p + p];
+                let h: f64 = gi.iter().zip(xj).map(|(a, b)| a * b).sum();
+                let v = -w[i] * h * w[j] + if i == j { w[i] } else { 0.0 };
+                m[i * k + j] = v;
+                m[j * k + i] = v;
+            }
+        }
+        m
+    }
+}
+
+/// tr(P) = Σw − tr((X'WX)⁻¹ X'W²X), without forming P.
+pub fn trace_p(x: &[f64], w: &[f64], inv: &[f64], p: usize) -> f64 {
+    let w2: Vec<f64> = w.iter().map(|v| v * v).collect();
+    w.iter().sum::<f64>() - tr_prod(inv, &xtwx(x, &w2, p))
+}
