@@ -6,6 +6,7 @@ pub mod common;
 pub mod escalc;
 pub mod inspect;
 pub mod lmm;
+pub mod meta;
 pub mod simulate;
 pub mod variance;
 
@@ -33,6 +34,7 @@ const AFTER_HELP: &str = "Examples:
   outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data
   outcomes variance --bootstrap 1000               Shapley shares of the outcome variance, demo data
   outcomes escalc trials.csv --measure SMD --m1i m_t --sd1i sd_t --n1i n_t --m2i m_c --sd2i sd_c --n2i n_c
+  outcomes meta studies.csv --yi g --sei g_se --mods condition_arm1
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
@@ -53,6 +55,8 @@ pub enum Command {
     Escalc(escalc::EscalcArgs),
     /// Linear mixed model with lme4's answers: fixed effects, variance components, BLUPs.
     Lmm(lmm::LmmArgs),
+    /// Random-effects meta-analysis and meta-regression with metafor's answers: tau^2 estimators, Knapp-Hartung, Q-profile CI, moderators, subgroups.
+    Meta(meta::MetaArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
     Inspect(inspect::InspectArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Escalc(a) => escalc::run(&a),
         Command::Inspect(a) => inspect::run(&a),
         Command::Lmm(a) => lmm::run(&a),
+        Command::Meta(a) => meta::run(&a),
         Command::Simulate(a) => simulate::run(&a),
         Command::Variance(a) => variance::run(&a),
     }

@@ -1,0 +1,828 @@
+//! `outcomes meta DATA --yi COL --vi COL`: random-effects meta-analysis and
+//! meta-regression with metafor's answers (contract §meta; the statistics
+//! are in `stats::meta`, conventions in science.md §5).
+//!
+//! The glue: yi and vi (or sei, vi = sei²) and the moderators are read;
+//! rows with a missing value in any of them are dropped and counted;
+//! moderators that are text become treatment dummies (reference = first
+//! level in sorted order, names `<column><level>` as R); the model, its
+//! Q-profile interval for τ², pseudo-R² against the intercept-only model,
+//! subgroups and the test of subgroup differences, and the per-study data
+//! that forest and funnel plots need.
+
+use super::common::InputArgs;
+use super::lmm::factor;
+use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
+use crate::data::table::{format_num, Table};
+use crate::error::{Error, Problem, Problems, Result};
+use crate::output::{emit, to_json, OutFormat};
+use crate::stats::lmm::Var;
+use crate::stats::meta::{self, MetaError, Method, Rma, Test};
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestArg {
+    /// Wald z tests (metafor's default).
+    Z,
+    /// Knapp & Hartung (2003) t and F tests.
+    Knha,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MetaArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Column with the effect sizes.
+    #[arg(long, value_name = "COL", help_heading = "Model")]
+    pub yi: String,
+    /// Column with the sampling variances.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Model",
+        required_unless_present = "sei",
+        conflicts_with = "sei"
+    )]
+    pub vi: Option<String>,
+    /// Column with the standard errors (instead of --vi; vi = sei²).
+    #[arg(long, value_name = "COL", help_heading = "Model")]
+    pub sei: Option<String>,
+    /// τ² estimator: REML (default), ML, DL, PM, HE, HS, SJ, EB, or EE (equal effects).
+    #[arg(
+        long,
+        default_value = "REML",
+        value_name = "METHOD",
+        help_heading = "Model"
+    )]
+    pub method: String,
+    /// Tests and intervals of the coefficients: z, or knha (Knapp–Hartung).
+    #[arg(long, value_enum, default_value_t = TestArg::Z, help_heading = "Model")]
+    pub test: TestArg,
+    /// Moderators, e.g. "year + condition_arm1" (text columns become treatment dummies).
+    #[arg(long, value_name = "TERMS", help_heading = "Model")]
+    pub mods: Option<String>,
+    /// Column with study labels (for the per-study output).
+    #[arg(long, value_name = "COL", help_heading = "Model")]
+    pub slab: Option<String>,
+    /// Separate models per level of COL, and the test of subgroup differences.
+    #[arg(long, value_name = "COL", help_heading = "Model")]
+    pub subgroup: Option<String>,
+    /// Confidence level in percent.
+    #[arg(long, default_value_t = 95.0, help_heading = "Model")]
+    pub level: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Table, help_heading = "Output")]
+    pub format: OutFormat,
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Coefficient {
+    pub term: String,
+    pub estimate: f64,
+    pub se: f64,
+    pub stat: f64,
+    pub pval: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+}
+
+/// One study's row, for forest and funnel plots.
+#[derive(Debug, Serialize, Clone)]
+pub struct Study {
+    pub slab: String,
+    pub line: u64,
+    pub yi: f64,
+    pub vi: f64,
+    pub sei: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+    /// Weight in percent (metafor's `weights()`: 100·w_i/Σw, w = 1/(vi + τ²)).
+    pub weight: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subgroup: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Fit {
+    pub k: usize,
+    pub method: &'static str,
+    pub test: &'static str,
+    pub estimate: f64,
+    pub se: f64,
+    pub stat: f64,
+    pub pval: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+    pub pi_lb: Option<f64>,
+    pub pi_ub: Option<f64>,
+    pub tau2: f64,
+    pub tau2_se: Option<f64>,
+    pub tau2_ci: Option<[f64; 2]>,
+    pub i2: f64,
+    pub i2_ci: Option<[f64; 2]>,
+    pub h2: f64,
+    pub h2_ci: Option<[f64; 2]>,
+    pub q: f64,
+    pub q_df: usize,
+    pub q_pval: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub df: Option<usize>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Subgroup {
+    pub group: String,
+    #[serde(flatten)]
+    pub fit: Option<Fit>,
+    /// Why a group has no model (k < 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct SubgroupTest {
+    /// Test of subgroup differences: QM of the model with the subgroup as a
+    /// factor moderator (a mixed-effects model with one τ², as metafor's
+    /// `rma(yi, vi, mods = ~ factor(group))`).
+    pub qm: f64,
+    pub df: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub df2: Option<usize>,
+    pub pval: f64,
+    pub tau2: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetaReport {
+    pub command: &'static str,
+    pub version: &'static str,
+    pub input: InputInfo,
+    #[serde(flatten)]
+    pub fit: Fit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coefficients: Option<Vec<Coefficient>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qm_df: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qm_pval: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subgroups: Option<Vec<Subgroup>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subgroup_test: Option<SubgroupTest>,
+    pub studies: Vec<Study>,
+    pub level: f64,
+    pub excluded: Vec<Exclusion>,
+    pub notes: Vec<String>,
+}
+
+fn meta_err(e: MetaError) -> Error {
+    Error::analysis(e.to_string())
+}
+
+/// Numbers of a column for the analysed rows; text that is not a number is
+/// an input error naming line, column and value.
+fn numbers(t: &Table, col: &str, flag: &str, problems: &mut Problems) -> Result<Vec<f64>> {
+    let c = t.column(col).ok_or_else(|| {
+        Error::input(format!(
+            "{flag} '{col}': {} has no such column; it has: {}",
+            t.source.path,
+            t.names_for_message()
+        ))
+    })?;
+    if let Some(x) = c.as_num() {
+        return Ok(x.to_vec());
+    }
+    let dc = t.source.decimal_comma;
+    let mut out = vec![f64::NAN; c.len()];
+    for (r, v) in out.iter_mut().enumerate() {
+        if let Some(s) = c.text(r) {
+            match crate::data::table::parse_number(&s, dc) {
+                Some(x) => *v = x,
+                None => {
+                    problems.push(
+                        Problem::new(t.source.path.as_str(), format!("{flag} needs numbers"))
+                            .line(t.line(r))
+                            .column(col)
+                            .value(&s),
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn fit_summary(r: &Rma, ci: Option<&meta::qprofile::Tau2Ci>) -> Fit {
+    Fit {
+        k: r.k,
+        method: r.method.label(),
+        test: match r.test {
+            Test::Z => "z",
+            Test::Knha => "knha",
+        },
+        estimate: r.beta[0],
+        se: r.se[0],
+        stat: r.stat[0],
+        pval: r.pval[0],
+        ci_lb: r.ci_lb[0],
+        ci_ub: r.ci_ub[0],
+        pi_lb: r.pi_lb,
+        pi_ub: r.pi_ub,
+        tau2: r.tau2,
+        tau2_se: r.se_tau2,
+        tau2_ci: ci.map(|c| c.tau2),
+        i2: r.i2,
+        i2_ci: ci.map(|c| c.i2),
+        h2: r.h2,
+        h2_ci: ci.map(|c| c.h2),
+        q: r.qe,
+        q_df: r.qe_df,
+        q_pval: r.qe_pval,
+        df: r.ddf,
+    }
+}
+
+/// Design matrix of the moderators for the rows `rows`: intercept, numeric
+/// columns, treatment dummies for text columns.
+fn design(t: &Table, terms: &[String], rows: &[usize]) -> Result<(Vec<f64>, Vec<String>)> {
+    let n = rows.len();
+    let mut names = vec!["intrcpt".to_string()];
+    let mut cols: Vec<Vec<f64>> = vec![vec![1.0; n]];
+    for term in terms {
+        let c = t.column(term).expect("checked column");
+        match c.as_num() {
+            Some(x) => {
+                let v: Vec<f64> = rows.iter().map(|&r| x[r]).collect();
+                if v.iter().all(|&a| a == v[0]) {
+                    return Err(Error::analysis(format!(
+                        "the moderator '{term}' is constant ({}) in the {n} studies analysed: it \
+                         cannot explain heterogeneity; remove it from --mods",
+                        format_num(v[0])
+                    )));
+                }
+                names.push(term.clone());
+                cols.push(v);
+            }
+            None => {
+                let Var::Factor { codes, levels } = factor(t, term, rows) else {
+                    unreachable!("factor() returns a factor")
+                };
+                if levels.len() < 2 {
+                    return Err(Error::analysis(format!(
+                        "the moderator '{term}' has one level ('{}') in the {n} studies analysed: \
+                         it cannot explain heterogeneity; remove it from --mods",
+                        levels.first().map_or("", String::as_str)
+                    )));
+                }
+                for (l, level) in levels.iter().enumerate().skip(1) {
+                    names.push(format!("{term}{level}"));
+                    cols.push(
+                        codes
+                            .iter()
+                            .map(|&c| (c as usize == l) as u8 as f64)
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    let p = cols.len();
+    let mut x = vec![0.0; n * p];
+    for (j, c) in cols.iter().enumerate() {
+        for i in 0..n {
+            x[i * p + j] = c[i];
+        }
+    }
+    Ok((x, names))
+}
+
+pub fn build(args: &MetaArgs) -> Result<MetaReport> {
+    let method = Method::parse(&args.method).ok_or_else(|| {
+        Error::input(format!(
+            "--method '{}': accepted: REML, ML, DL, PM, HE, HS, SJ, EB, EE",
+            args.method
+        ))
+    })?;
+    let test = match args.test {
+        TestArg::Z => Test::Z,
+        TestArg::Knha => Test::Knha,
+    };
+    if !(args.level > 0.0 && args.level < 100.0) {
+        return Err(Error::input(format!(
+            "--level {}: give a confidence level in percent between 0 and 100, e.g. 95",
+            args.level
+        )));
+    }
+    if args.input.data.is_none() && args.input.spec.is_none() {
+        return Err(Error::input(
+            "meta needs DATA: a study-level file with effect sizes (--yi) and sampling \
+             variances (--vi) or standard errors (--sei); the bundled demo data are client-level",
+        ));
+    }
+    let level = args.level / 100.0;
+    let p = prepare(&args.input.request(), Purpose::Analyse)?;
+    let t = &p.table;
+    let path = t.source.path.clone();
+    let mut problems = Problems::new();
+    let yi_all = numbers(t, &args.yi, "--yi", &mut problems)?;
+    let (vcol, vflag) = match (&args.vi, &args.sei) {
+        (Some(v), _) => (v.clone(), "--vi"),
+        (None, Some(s)) => (s.clone(), "--sei"),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let v_all = numbers(t, &vcol, vflag, &mut problems)?;
+    let terms: Vec<String> = args
+        .mods
+        .as_deref()
+        .map(|m| {
+            m.split('+')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for term in &terms {
+        if t.index_of(term).is_none() {
+            return Err(Error::input(format!(
+                "--mods: {path} has no column '{term}' (write moderators as 'col1 + col2'); it \
+                 has: {}",
+                t.names_for_message()
+            )));
+        }
+    }
+    for col in [&args.slab, &args.subgroup].into_iter().flatten() {
+        if t.index_of(col).is_none() {
+            return Err(Error::input(format!(
+                "{path} has no column '{col}'; it has: {}",
+                t.names_for_message()
+            )));
+        }
+    }
+    // Non-positive variances or SEs are input errors (metafor refuses them).
+    for (r, &v) in v_all.iter().enumerate() {
+        if !v.is_nan() && !(v > 0.0 && v.is_finite()) {
+            problems.push(
+                Problem::new(
+                    path.as_str(),
+                    format!("{vflag}: sampling variances and standard errors must be positive and finite"),
+                )
+                .line(t.line(r))
+                .column(vcol.as_str())
+                .value(&format_num(v)),
+            );
+        }
+    }
+    for (r, &y) in yi_all.iter().enumerate() {
+        if y.is_infinite() {
+            problems.push(
+                Problem::new(path.as_str(), "--yi: effect sizes must be finite")
+                    .line(t.line(r))
+                    .column(args.yi.as_str())
+                    .value(&format_num(y)),
+            );
+        }
+    }
+    problems.into_result(format!("{path}: meta cannot use these values"))?;
+    // Rows complete on yi, vi and the moderators (and the subgroup).
+    let mut excluded = p.excluded.clone();
+    let mut drop_y = 0;
+    let mut drop_v = 0;
+    let mut drop_m = 0;
+    let mut rows = Vec::new();
+    for r in 0..t.nrows() {
+        if yi_all[r].is_nan() {
+            drop_y += 1;
+        } else if v_all[r].is_nan() {
+            drop_v += 1;
+        } else if terms
+            .iter()
+            .chain(args.subgroup.iter())
+            .any(|c| t.column(c).is_some_and(|col| col.is_missing(r)))
+        {
+            drop_m += 1;
+        } else {
+            rows.push(r);
+        }
+    }
+    for (n, reason) in [
+        (drop_y, format!("missing effect size ('{}')", args.yi)),
+        (drop_v, format!("missing {} ('{vcol}')", &vflag[2..])),
+        (drop_m, "missing moderator or subgroup".to_string()),
+    ] {
+        if n > 0 {
+            excluded.push(Exclusion { reason, rows: n });
+        }
+    }
+    let k = rows.len();
+    if k < 2 {
+        return Err(Error::analysis(format!(
+            "{k} stud{} with an effect size and a sampling variance: a meta-analysis needs at \
+             least 2",
+            if k == 1 { "y" } else { "ies" }
+        )));
+    }
+    let yi: Vec<f64> = rows.iter().map(|&r| yi_all[r]).collect();
+    let vi: Vec<f64> = rows
+        .iter()
+        .map(|&r| {
+            if args.sei.is_some() {
+                v_all[r] * v_all[r]
+            } else {
+                v_all[r]
+            }
+        })
+        .collect();
+    let ones = vec![1.0; k];
+    let mut notes = p.notes.clone();
+    let base = meta::rma(&yi, &vi, &ones, 1, method, test, level).map_err(meta_err)?;
+    let ci0 = if method == Method::Ee {
+        None
+    } else {
+        match meta::qprofile::tau2_ci(&yi, &vi, &ones, 1, &base, level) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                notes.push(format!("no Q-profile interval for tau^2: {e}"));
+                None
+            }
+        }
+    };
+    let (fit, coefficients, qm, qm_df, qm_pval, r2, main) = if terms.is_empty() {
+        (
+            fit_summary(&base, ci0.as_ref()),
+            None,
+            None,
+            None,
+            None,
+            None,
+            base.clone(),
+        )
+    } else {
+        let (x, names) = design(t, &terms, &rows)?;
+        let pp = names.len();
+        if k <= pp {
+            return Err(Error::analysis(format!(
+                "{k} studies for {pp} coefficients: a meta-regression needs more studies than \
+                 coefficients"
+            )));
+        }
+        let m = meta::rma(&yi, &vi, &x, pp, method, test, level).map_err(meta_err)?;
+        let ci = if method == Method::Ee {
+            None
+        } else {
+            meta::qprofile::tau2_ci(&yi, &vi, &x, pp, &m, level).ok()
+        };
+        let coefs = (0..pp)
+            .map(|j| Coefficient {
+                term: names[j].clone(),
+                estimate: m.beta[j],
+                se: m.se[j],
+                stat: m.stat[j],
+                pval: m.pval[j],
+                ci_lb: m.ci_lb[j],
+                ci_ub: m.ci_ub[j],
+            })
+            .collect();
+        let r2 = (method != Method::Ee).then(|| meta::pseudo_r2(base.tau2, m.tau2));
+        let mut f = fit_summary(&m, ci.as_ref());
+        f.pi_lb = None;
+        f.pi_ub = None;
+        (
+            f,
+            Some(coefs),
+            Some(m.qm),
+            Some([Some(m.qm_df.0), m.qm_df.1].into_iter().flatten().collect()),
+            Some(m.qm_pval),
+            r2,
+            m,
+        )
+    };
+    // Per-study rows (weights from the fitted model's τ²).
+    let crit = statrs_normal_quantile(1.0 - (1.0 - level) / 2.0);
+    let wsum: f64 = vi.iter().map(|v| 1.0 / (v + main.tau2)).sum();
+    let slab_col = args.slab.as_deref().and_then(|c| t.column(c));
+    let sub_col = args.subgroup.as_deref().and_then(|c| t.column(c));
+    let studies: Vec<Study> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| Study {
+            slab: slab_col
+                .and_then(|c| c.text(r))
+                .unwrap_or_else(|| format!("Study {}", i + 1)),
+            line: t.line(r),
+            yi: yi[i],
+            vi: vi[i],
+            sei: vi[i].sqrt(),
+            ci_lb: yi[i] - crit * vi[i].sqrt(),
+            ci_ub: yi[i] + crit * vi[i].sqrt(),
+            weight: 100.0 / (vi[i] + main.tau2) / wsum,
+            subgroup: sub_col.and_then(|c| c.text(r)),
+        })
+        .collect();
+    // Subgroups.
+    let (subgroups, subgroup_test) = match &args.subgroup {
+        None => (None, None),
+        Some(col) => {
+            let Var::Factor { codes, levels } = factor(t, col, &rows) else {
+                unreachable!("factor() returns a factor")
+            };
+            let mut out = Vec::new();
+            for (l, level_name) in levels.iter().enumerate() {
+                let idx: Vec<usize> = (0..k).filter(|&i| codes[i] as usize == l).collect();
+                let gy: Vec<f64> = idx.iter().map(|&i| yi[i]).collect();
+                let gv: Vec<f64> = idx.iter().map(|&i| vi[i]).collect();
+                if idx.len() < 2 {
+                    out.push(Subgroup {
+                        group: level_name.clone(),
+                        fit: None,
+                        note: Some(format!("k = {}: too few studies for a model", idx.len())),
+                    });
+                    continue;
+                }
+                let g1 = vec![1.0; idx.len()];
+                match meta::rma(&gy, &gv, &g1, 1, method, test, level) {
+                    Ok(g) => {
+                        let gci = (method != Method::Ee)
+                            .then(|| meta::qprofile::tau2_ci(&gy, &gv, &g1, 1, &g, level).ok())
+                            .flatten();
+                        out.push(Subgroup {
+                            group: level_name.clone(),
+                            fit: Some(fit_summary(&g, gci.as_ref())),
+                            note: None,
+                        })
+                    }
+                    Err(e) => out.push(Subgroup {
+                        group: level_name.clone(),
+                        fit: None,
+                        note: Some(e.to_string()),
+                    }),
+                }
+            }
+            let test_of = if levels.len() >= 2 && k > levels.len() {
+                let (x, _) = design(t, std::slice::from_ref(col), &rows)?;
+                let m =
+                    meta::rma(&yi, &vi, &x, levels.len(), method, test, level).map_err(meta_err)?;
+                Some(SubgroupTest {
+                    qm: m.qm,
+                    df: m.qm_df.0,
+                    df2: m.qm_df.1,
+                    pval: m.qm_pval,
+                    tau2: m.tau2,
+                })
+            } else {
+                notes.push(format!(
+                    "--subgroup '{col}': no test of subgroup differences (it needs at least 2 \
+                     groups and more studies than groups)"
+                ));
+                None
+            };
+            (Some(out), test_of)
+        }
+    };
+    if !main.converged {
+        notes.push("the tau^2 iterations did not converge: treat the estimates with care".into());
+    }
+    Ok(MetaReport {
+        command: "meta",
+        version: crate::VERSION,
+        input: p.input_info(k),
+        fit,
+        coefficients,
+        qm,
+        qm_df,
+        qm_pval,
+        r2,
+        subgroups,
+        subgroup_test,
+        studies,
+        level: args.level,
+        excluded,
+        notes,
+    })
+}
+
+/// Standard normal quantile (statrs; accurate to ~1e-13 away from the
+/// extreme tails, which confidence levels do not reach).
+fn statrs_normal_quantile(p: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
+}
+
+/// p-values as metafor prints them.
+fn pfmt(p: f64) -> String {
+    if p < 1e-4 {
+        "<.0001".into()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// "< .0001" or "= 0.1234", as metafor prints a p-value after "p-val".
+fn pval_eq(p: f64) -> String {
+    if p < 1e-4 {
+        "< .0001".into()
+    } else {
+        format!("= {p:.4}")
+    }
+}
+
+fn render_fit(o: &mut String, f: &Fit, title: &str) {
+    o.push_str(&format!(
+        "{title} (k = {}; tau^2 estimator: {})\n\n",
+        f.k, f.method
+    ));
+    if f.method != "EE" {
+        o.push_str(&format!(
+            "tau^2 (estimated amount of {} heterogeneity): {:.4}{}\n",
+            if title.starts_with("Mixed") {
+                "residual"
+            } else {
+                "total"
+            },
+            f.tau2,
+            f.tau2_se
+                .map_or(String::new(), |s| format!(" (SE = {s:.4})"))
+        ));
+        o.push_str(&format!(
+            "tau (square root of estimated tau^2 value):      {:.4}\n",
+            f.tau2.sqrt()
+        ));
+        o.push_str(&format!(
+            "I^2 (heterogeneity / total variability):         {:.2}%\n",
+            f.i2
+        ));
+        o.push_str(&format!(
+            "H^2 (total variability / sampling variability):  {:.2}\n",
+            f.h2
+        ));
+        if let (Some(t), Some(i), Some(h)) = (f.tau2_ci, f.i2_ci, f.h2_ci) {
+            o.push_str(&format!(
+                "Q-profile CI: tau^2 [{:.4}, {:.4}], I^2 [{:.2}%, {:.2}%], H^2 [{:.2}, {:.2}]\n",
+                t[0], t[1], i[0], i[1], h[0], h[1]
+            ));
+        }
+        o.push('\n');
+    }
+    o.push_str(&format!(
+        "Test for {}Heterogeneity:\nQ{}(df = {}) = {:.4}, p-val {}\n\n",
+        if title.starts_with("Mixed") {
+            "Residual "
+        } else {
+            ""
+        },
+        if title.starts_with("Mixed") { "E" } else { "" },
+        f.q_df,
+        f.q,
+        pval_eq(f.q_pval)
+    ));
+}
+
+pub fn render_table(r: &MetaReport) -> String {
+    let mut o = String::new();
+    let stat = if r.fit.test == "knha" { "tval" } else { "zval" };
+    let random = r.fit.method != "EE";
+    match &r.coefficients {
+        None => {
+            let title = if random {
+                "Random-Effects Model"
+            } else {
+                "Equal-Effects Model"
+            };
+            render_fit(&mut o, &r.fit, title);
+            o.push_str("Model Results:\n\n");
+            o.push_str(&format!(
+                "{:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+                "estimate", "se", stat, "pval", "ci.lb", "ci.ub"
+            ));
+            o.push_str(&format!(
+                "{:>9.4} {:>8.4} {:>8.4} {:>8} {:>8.4} {:>8.4}\n",
+                r.fit.estimate,
+                r.fit.se,
+                r.fit.stat,
+                pfmt(r.fit.pval),
+                r.fit.ci_lb,
+                r.fit.ci_ub
+            ));
+            if let (Some(a), Some(b)) = (r.fit.pi_lb, r.fit.pi_ub) {
+                o.push_str(&format!("\nPrediction interval: [{a:.4}, {b:.4}]\n"));
+            }
+        }
+        Some(coefs) => {
+            render_fit(&mut o, &r.fit, "Mixed-Effects Model");
+            if let Some(r2) = r.r2 {
+                o.push_str(&format!(
+                    "R^2 (amount of heterogeneity accounted for): {r2:.2}%\n\n"
+                ));
+            }
+            if let (Some(qm), Some(df), Some(pv)) = (r.qm, &r.qm_df, r.qm_pval) {
+                let dfs = df
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                o.push_str(&format!(
+                    "Test of Moderators:\n{}(df = {dfs}) = {qm:.4}, p-val {}\n\n",
+                    if df.len() == 2 { "F" } else { "QM" },
+                    pval_eq(pv)
+                ));
+            }
+            let w = coefs.iter().map(|c| c.term.len()).max().unwrap_or(7).max(7);
+            o.push_str(&format!(
+                "{:<w$} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+                "", "estimate", "se", stat, "pval", "ci.lb", "ci.ub"
+            ));
+            for c in coefs {
+                o.push_str(&format!(
+                    "{:<w$} {:>9.4} {:>8.4} {:>8.4} {:>8} {:>8.4} {:>8.4}\n",
+                    c.term,
+                    c.estimate,
+                    c.se,
+                    c.stat,
+                    pfmt(c.pval),
+                    c.ci_lb,
+                    c.ci_ub
+                ));
+            }
+        }
+    }
+    if let Some(groups) = &r.subgroups {
+        o.push_str("\nSubgroups:\n");
+        o.push_str(&format!(
+            "{:<24} {:>4} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+            "group", "k", "estimate", "se", "ci.lb", "ci.ub", "tau^2", "I^2"
+        ));
+        for g in groups {
+            match &g.fit {
+                Some(f) => o.push_str(&format!(
+                    "{:<24} {:>4} {:>9.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>6.1}%\n",
+                    g.group, f.k, f.estimate, f.se, f.ci_lb, f.ci_ub, f.tau2, f.i2
+                )),
+                None => o.push_str(&format!(
+                    "{:<24} {}\n",
+                    g.group,
+                    g.note.as_deref().unwrap_or("")
+                )),
+            }
+        }
+        if let Some(tst) = &r.subgroup_test {
+            o.push_str(&format!(
+                "Test of subgroup differences (moderator test, one tau^2): {}(df = {}{}) = {:.4}, p-val {}\n",
+                if tst.df2.is_some() { "F" } else { "QM" },
+                tst.df,
+                tst.df2.map_or(String::new(), |d| format!(", {d}")),
+                tst.qm,
+                pval_eq(tst.pval)
+            ));
+        }
+    }
+    o.push_str(&format!(
+        "\ndata: {} ({} effect sizes used of {} rows)\n",
+        r.input.path, r.input.rows_used, r.input.rows_read
+    ));
+    for e in &r.excluded {
+        o.push_str(&format!("  excluded: {} rows, {}\n", e.rows, e.reason));
+    }
+    for n in &r.notes {
+        o.push_str(&format!("note: {n}\n"));
+    }
+    o
+}
+
+fn render_csv(r: &MetaReport) -> String {
+    let mut o = String::from("slab,line,yi,vi,sei,ci_lb,ci_ub,weight\n");
+    for s in &r.studies {
+        let slab = if s.slab.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.slab.replace('"', "\"\""))
+        } else {
+            s.slab.clone()
+        };
+        o.push_str(&format!(
+            "{slab},{},{},{},{},{},{},{}\n",
+            s.line, s.yi, s.vi, s.sei, s.ci_lb, s.ci_ub, s.weight
+        ));
+    }
+    o
+}
+
+pub fn run(args: &MetaArgs) -> Result<()> {
+    let report = build(args)?;
+    let text = match args.format {
+        OutFormat::Json => to_json(&report)?,
+        OutFormat::Table => render_table(&report),
+        OutFormat::Csv => render_csv(&report),
+    };
+    emit(&text, args.output.as_deref())
+}

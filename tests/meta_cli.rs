@@ -1,0 +1,168 @@
+//! `outcomes meta` through the binary. Numbers: dat.bcg log risk ratios
+//! (escalc by `outcomes escalc`), REML: τ² 0.313243, μ −0.714532, SE
+//! 0.17978, Q 152.2330 (science.md §5, metafor 3.8-1), to 1e-5 relative;
+//! the Metapsy depression database: metafor 3.8-1 on R 4.2.2 gives τ² =
+//! 0.3570842199 for all 900 comparisons, and for the 397 waitlist-controlled
+//! ones with `mods = ~ condition_arm1`: τ² 0.3490332, QM 16.58693, R² 3.09243%.
+//! The statistics are checked in depth in tests/meta_golden.rs.
+
+mod common;
+use common::*;
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs()
+}
+
+#[test]
+fn bcg_random_effects_and_moderators() {
+    let Some(shared) = shared() else { return };
+    let dir = tempdir("meta-bcg");
+    let es = dir.join("bcg.csv");
+    let bcg = shared.join("datasets/metadat/dat.bcg.csv");
+    let o = run(&[
+        "escalc",
+        bcg.to_str().unwrap(),
+        "--measure",
+        "RR",
+        "--ai",
+        "tpos",
+        "--bi",
+        "tneg",
+        "--ci",
+        "cpos",
+        "--di",
+        "cneg",
+        "-o",
+        es.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let f = es.to_str().unwrap();
+    let j = json(&["meta", f, "--yi", "yi", "--vi", "vi", "--format", "json"]);
+    for k in [
+        "k", "method", "test", "estimate", "se", "stat", "pval", "ci_lb", "ci_ub", "pi_lb",
+        "pi_ub", "tau2", "tau2_se", "tau2_ci", "i2", "h2", "q", "q_df", "q_pval",
+    ] {
+        assert!(j.get(k).is_some(), "missing key {k}");
+    }
+    assert_eq!(j["k"], 13);
+    assert!(close(j["tau2"].as_f64().unwrap(), 0.313243, 1e-5));
+    assert!(close(j["estimate"].as_f64().unwrap(), -0.714532, 1e-5));
+    assert!(close(j["se"].as_f64().unwrap(), 0.17978, 1e-4));
+    assert!(close(j["q"].as_f64().unwrap(), 152.2330, 1e-6));
+    let studies = j["studies"].as_array().unwrap();
+    assert_eq!(studies.len(), 13);
+    let w: f64 = studies.iter().map(|s| s["weight"].as_f64().unwrap()).sum();
+    assert!((w - 100.0).abs() < 1e-9);
+    // Moderators: numeric and factor, Knapp–Hartung, pseudo-R².
+    let m = json(&[
+        "meta",
+        f,
+        "--yi",
+        "yi",
+        "--vi",
+        "vi",
+        "--mods",
+        "ablat + alloc",
+        "--test",
+        "knha",
+        "--format",
+        "json",
+    ]);
+    let terms: Vec<&str> = m["coefficients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["term"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        terms,
+        ["intrcpt", "ablat", "allocrandom", "allocsystematic"]
+    );
+    assert_eq!(m["qm_df"], serde_json::json!([3, 9]));
+    assert!(m["r2"].as_f64().unwrap() > 0.0);
+    // Subgroups and their test.
+    let s = json(&[
+        "meta",
+        f,
+        "--yi",
+        "yi",
+        "--vi",
+        "vi",
+        "--subgroup",
+        "alloc",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(s["subgroups"].as_array().unwrap().len(), 3);
+    assert_eq!(s["subgroup_test"]["df"], 2);
+}
+
+#[test]
+fn metapsy_depression_database() {
+    let Some(shared) = shared() else { return };
+    let db = shared.join("datasets/metapsy/data-depression-psyctr.data.csv");
+    let f = db.to_str().unwrap();
+    let j = json(&[
+        "meta", f, "--yi", ".g", "--sei", ".g_se", "--format", "json",
+    ]);
+    assert_eq!(j["k"], 900);
+    assert!(close(j["tau2"].as_f64().unwrap(), 0.3570842199, 1e-6));
+    let m = json(&[
+        "meta",
+        f,
+        "--yi",
+        ".g",
+        "--sei",
+        ".g_se",
+        "--where",
+        "condition_arm2 = 'wl'",
+        "--mods",
+        "condition_arm1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(m["k"], 397);
+    assert!(close(m["tau2"].as_f64().unwrap(), 0.3490332, 1e-5));
+    assert!(close(m["qm"].as_f64().unwrap(), 16.5869, 1e-5));
+    assert!(close(m["r2"].as_f64().unwrap(), 3.09243, 1e-4));
+}
+
+#[test]
+fn bad_input() {
+    let dir = tempdir("meta-bad");
+    let f = write(
+        &dir,
+        "m.csv",
+        b"study,yi,vi,x\na,0.1,0.02,1\nb,0.3,-0.01,1\nc,0.2,0.03,1\n",
+    );
+    let o = run(&["meta", &f, "--yi", "yi", "--vi", "vi"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 3, column 'vi', value '-0.01'"),
+        "{}",
+        stderr(&o)
+    );
+    let g = write(
+        &dir,
+        "g.csv",
+        b"study,yi,vi,x\na,0.1,0.02,1\nb,0.3,0.01,1\nc,0.2,0.03,1\n",
+    );
+    let o = run(&["meta", &g, "--yi", "yi", "--vi", "vi", "--mods", "x"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("constant"), "{}", stderr(&o));
+    let h = write(&dir, "h.csv", b"study,yi,vi\na,0.1,0.02\nb,NA,0.01\n");
+    let o = run(&["meta", &h, "--yi", "yi", "--vi", "vi"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("at least 2"), "{}", stderr(&o));
+    let o = run(&["meta", &g, "--yi", "yi", "--vi", "vi", "--method", "XX"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Missing yi are dropped and counted.
+    let k = write(
+        &dir,
+        "k.csv",
+        b"study,yi,vi\na,0.1,0.02\nb,NA,0.01\nc,0.5,0.04\nd,0.2,0.02\n",
+    );
+    let j = json(&["meta", &k, "--yi", "yi", "--vi", "vi", "--format", "json"]);
+    assert_eq!(j["k"], 3);
+    assert_eq!(j["excluded"][0]["rows"], 1);
+}
