@@ -30,19 +30,6 @@ fn singular(what: &str) -> MetaError {
     MetaError::Singular(format!("X'WX is not positive definite ({what})"))
 }
 
-/// Σᵢⱼ Pᵢⱼ² aᵢ bⱼ for a symmetric k×k P.
-fn weighted_sq_sum(pm: &[f64], a: &[f64], b: &[f64]) -> f64 {
-    let k = a.len();
-    let mut s = 0.0;
-    for i in 0..k {
-        let row = &pm[i * k..i * k + k];
-        for j in 0..k {
-            s += row[j] * row[j] * a[i] * b[j];
-        }
-    }
-    s
-}
-
 /// The generalised Q statistic Q(τ²) = y'P(τ²)y with P built from weights
 /// 1/(vᵢ + τ²) (DerSimonian & Kacker 2007; Viechtbauer 2007, Stat Med 26:37,
 /// eq. 6): metafor's `.QE.func`.
@@ -99,9 +86,8 @@ pub fn estimate(
             let fit = Wls::new(x, &w_fe, ymc, p).ok_or_else(|| singular("HS"))?;
             let sw: f64 = w_fe.iter().sum();
             let tau2 = ((fit.rss - kf) / sw).max(0.0);
-            let pm = fit.p_matrix(x, &w_fe, p);
             let trp = trace_p(x, &w_fe, &fit.inv, p);
-            let pp: f64 = pm.iter().map(|v| v * v).sum();
+            let pp = fit.sq_sum(x, &w_fe, p, None, None);
             let se =
                 (1.0 / (sw * sw) * (2.0 * kp + 4.0 * tau2 * trp + 2.0 * tau2 * tau2 * pp)).sqrt();
             Ok(closed(tau2, se))
@@ -112,8 +98,7 @@ pub fn estimate(
             let fit = Wls::new(x, &w_fe, ymc, p).ok_or_else(|| singular("DL"))?;
             let trp = trace_p(x, &w_fe, &fit.inv, p);
             let tau2 = ((fit.rss - kp) / trp).max(0.0);
-            let pm = fit.p_matrix(x, &w_fe, p);
-            let pp: f64 = pm.iter().map(|v| v * v).sum();
+            let pp = fit.sq_sum(x, &w_fe, p, None, None);
             let se =
                 (1.0 / (trp * trp) * (2.0 * kp + 4.0 * tau2 * trp + 2.0 * tau2 * tau2 * pp)).sqrt();
             Ok(closed(tau2, se))
@@ -135,12 +120,10 @@ pub fn estimate(
             let w: Vec<f64> = vi.iter().map(|v| 1.0 / (v + tau0)).collect();
             let fit = Wls::new(x, &w, ymc, p).ok_or_else(|| singular("SJ"))?;
             let tau2 = (tau0 * fit.rss / kp).max(0.0);
-            let pm = fit.p_matrix(x, &w, p);
             // sum(PV * t(PV)) = Σ Pᵢⱼ² vᵢ vⱼ; sum(PV * P) = Σ Pᵢⱼ² vⱼ
-            let ones = vec![1.0; k];
-            let pvpv = weighted_sq_sum(&pm, vi, vi);
-            let pvp = weighted_sq_sum(&pm, &ones, vi);
-            let pp = weighted_sq_sum(&pm, &ones, &ones);
+            let pvpv = fit.sq_sum(x, &w, p, Some(vi), Some(vi));
+            let pvp = fit.sq_sum(x, &w, p, None, Some(vi));
+            let pp = fit.sq_sum(x, &w, p, None, None);
             let se = (tau0 * tau0 / (kp * kp)
                 * (2.0 * pvpv + 4.0 * tau2 * pvp + 2.0 * tau2 * tau2 * pp))
                 .sqrt();
@@ -208,8 +191,7 @@ fn he_estimate(ymc: &[f64], vi: &[f64], x: &[f64], p: usize) -> Result<Tau2Est, 
     let trpv = vi.iter().sum::<f64>() - tr_prod(&fit.inv, &xvx);
     let tau2 = ((fit.rss - trpv) / kp).max(0.0);
     // tr(P₀VP₀V) = Σ (P₀)ᵢⱼ² vᵢ vⱼ
-    let pm = fit.p_matrix(x, &ones, p);
-    let pvpv = weighted_sq_sum(&pm, vi, vi);
+    let pvpv = fit.sq_sum(x, &ones, p, Some(vi), Some(vi));
     let se = (1.0 / (kp * kp) * (2.0 * pvpv + 4.0 * tau2 * trpv + 2.0 * tau2 * tau2 * kp)).sqrt();
     Ok(Tau2Est {
         tau2,
@@ -273,8 +255,7 @@ fn fisher_scoring(
                 // (y'PPy − tr P)/tr(PP)
                 let ypy2: f64 = fit.py.iter().map(|v| v * v).sum();
                 let trp = trace_p(x, &w, &fit.inv, p);
-                let pm = fit.p_matrix(x, &w, p);
-                let trpp: f64 = pm.iter().map(|v| v * v).sum();
+                let trpp = fit.sq_sum(x, &w, p, None, None);
                 (ypy2 - trp) / trpp
             }
             _ => {
@@ -317,8 +298,7 @@ fn fisher_scoring(
         // REML: √(2/tr(PP))
         Method::Reml => {
             let fit = Wls::new(x, &w, ymc, p).ok_or_else(|| singular("REML SE"))?;
-            let pm = fit.p_matrix(x, &w, p);
-            (2.0 / pm.iter().map(|v| v * v).sum::<f64>()).sqrt()
+            (2.0 / fit.sq_sum(x, &w, p, None, None)).sqrt()
         }
         _ => se_eb_pm(vi, tau2, k, p),
     };
