@@ -1,6 +1,6 @@
-//! Speed of `stats::meta` (issue 6): k = 100,000 simulated studies, REML with
-//! Knapp–Hartung, with and without the Q-profile interval for τ². Not a
-//! test: `#[ignore]`d; run in release mode with
+//! Speed of `stats::meta` (issue 6): k = 100,000 simulated studies (or
+//! `META_K`), REML with Knapp–Hartung, and the Q-profile interval for τ².
+//! Not a test: `#[ignore]`d; run in release mode with
 //!
 //! ```text
 //! cargo test --release --bench meta_speed -- --ignored --nocapture
@@ -22,7 +22,7 @@ fn unif(r: &mut ChaCha8Rng) -> f64 {
 /// N(0.5, 0.1), yi = θ + N(0, vi) (Box–Muller).
 fn studies(k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut r = ChaCha8Rng::seed_from_u64(42);
-    let mut normal = |r: &mut ChaCha8Rng| {
+    let normal = |r: &mut ChaCha8Rng| {
         let (u1, u2) = (1.0 - unif(r), unif(r));
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     };
@@ -40,10 +40,13 @@ fn studies(k: usize) -> (Vec<f64>, Vec<f64>) {
 
 #[test]
 #[ignore]
-fn reml_knha_100k() {
-    let k = 100_000;
+fn reml_knha() {
+    let k: usize = std::env::var("META_K")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let (yi, vi) = studies(k);
-    let path = std::env::temp_dir().join("outcomes-meta-100k.csv");
+    let path = std::env::temp_dir().join(format!("outcomes-meta-{k}.csv"));
     let mut csv = String::from("yi,vi\n");
     for (y, v) in yi.iter().zip(&vi) {
         csv.push_str(&format!("{y},{v}\n"));

@@ -1,11 +1,13 @@
 #!/bin/sh
-# k = 100,000 simulated studies, REML with Knapp-Hartung: outcomes vs metafor
-# on this machine, and the ratio. Run from the repository root.
+# k simulated studies (default 100,000; META_K=10000 for a size metafor can
+# fit: its rma.uni forms k x k matrices, 74.5 GB at k = 100,000), REML with
+# Knapp-Hartung: outcomes vs metafor on this machine, and the ratio. Run from
+# the repository root.
 set -e
 out=$(cargo test --release --bench meta_speed -- --ignored --nocapture 2>/dev/null)
 echo "$out" | grep '^k = '
 ours=$(echo "$out" | sed -n 's/^OUTCOMES_SECONDS //p')
-file=${TMPDIR:-/tmp}/outcomes-meta-100k.csv
+file=${TMPDIR:-/tmp}/outcomes-meta-${META_K:-100000}.csv
 if command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(metafor)' >/dev/null 2>&1; then
   theirs=$(Rscript -e 'suppressMessages(library(metafor)); d <- read.csv(commandArgs(TRUE)[1]);
     t <- system.time(m <- rma(yi, vi, data = d, method = "REML", test = "knha"))[["elapsed"]];

@@ -80,6 +80,30 @@ fn bcg_random_effects_and_moderators() {
     );
     assert_eq!(m["qm_df"], serde_json::json!([3, 9]));
     assert!(m["r2"].as_f64().unwrap() > 0.0);
+    // Bias and influence: the contract's keys (values in meta_bias_golden.rs).
+    let b = json(&[
+        "meta",
+        f,
+        "--yi",
+        "yi",
+        "--vi",
+        "vi",
+        "--bias",
+        "--influence",
+        "--format",
+        "json",
+    ]);
+    for k in ["stat", "pval", "limit_estimate"] {
+        assert!(b["egger"][k].is_number(), "egger.{k}");
+    }
+    for k in ["k0", "side", "estimate", "se"] {
+        assert!(!b["trimfill"][k].is_null(), "trimfill.{k}");
+    }
+    let l = b["leave1out"].as_array().unwrap();
+    assert_eq!(l.len(), 13);
+    for k in ["omitted", "estimate", "tau2", "i2"] {
+        assert!(!l[0][k].is_null(), "leave1out.{k}");
+    }
     // Subgroups and their test.
     let s = json(&[
         "meta",
@@ -125,6 +149,37 @@ fn metapsy_depression_database() {
     assert!(close(m["tau2"].as_f64().unwrap(), 0.3490332, 1e-5));
     assert!(close(m["qm"].as_f64().unwrap(), 16.5869, 1e-5));
     assert!(close(m["r2"].as_f64().unwrap(), 3.09243, 1e-4));
+    // Three-level model clustered by study: metafor 3.8-1
+    // rma.mv(.g, .g_se^2, random = ~ 1 | study/es) and clubSandwich 0.5.8
+    // coef_test(vcov = "CR2"): sigma2 0.3510215, 0.03799896; estimate
+    // 0.7349187, SE 0.03000616; Satterthwaite df 472 (printed rounded).
+    let t = json(&[
+        "meta",
+        f,
+        "--yi",
+        ".g",
+        "--sei",
+        ".g_se",
+        "--cluster",
+        "study",
+        "--format",
+        "json",
+    ]);
+    let ml = &t["multilevel"];
+    assert_eq!(ml["clusters"], 480);
+    assert!(close(ml["sigma2"][0].as_f64().unwrap(), 0.3510215, 1e-5));
+    assert!(close(ml["sigma2"][1].as_f64().unwrap(), 0.03799896, 1e-5));
+    assert!(close(
+        ml["coefficients"][0]["estimate"].as_f64().unwrap(),
+        0.7349187,
+        1e-6
+    ));
+    assert!(close(
+        ml["coefficients"][0]["se"].as_f64().unwrap(),
+        0.03000616,
+        1e-5
+    ));
+    assert!((ml["robust"][0]["df"].as_f64().unwrap() - 472.0).abs() < 0.5);
 }
 
 #[test]

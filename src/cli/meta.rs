@@ -30,6 +30,12 @@ pub enum TestArg {
     Knha,
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EstimatorArg {
+    L0,
+    R0,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct MetaArgs {
     #[command(flatten)]
@@ -69,6 +75,19 @@ pub struct MetaArgs {
     /// Separate models per level of COL, and the test of subgroup differences.
     #[arg(long, value_name = "COL", help_heading = "Model")]
     pub subgroup: Option<String>,
+    /// Effects nested in studies: a three-level model (REML, like metafor's
+    /// rma.mv(random = ~ 1 | COL/effect)) with CR2 cluster-robust tests (Satterthwaite df).
+    #[arg(long, value_name = "COL", help_heading = "Model")]
+    pub cluster: Option<String>,
+    /// Small-study effects: Egger's regression test and trim-and-fill.
+    #[arg(long, help_heading = "Analyses")]
+    pub bias: bool,
+    /// Trim-and-fill estimator of the number of missing studies.
+    #[arg(long, value_enum, default_value_t = EstimatorArg::L0, help_heading = "Analyses")]
+    pub trimfill_estimator: EstimatorArg,
+    /// Leave-one-out: the model refitted without each study in turn.
+    #[arg(long, help_heading = "Analyses")]
+    pub influence: bool,
     /// Confidence level in percent.
     #[arg(long, default_value_t = 95.0, help_heading = "Model")]
     pub level: f64,
@@ -162,6 +181,76 @@ pub struct SubgroupTest {
     pub tau2: f64,
 }
 
+/// Egger's regression test (metafor's `regtest`: predictor sei, model rma).
+#[derive(Debug, Serialize, Clone)]
+pub struct EggerOut {
+    pub stat: f64,
+    pub df: Option<usize>,
+    pub pval: f64,
+    /// The estimate as sei → 0 (the intercept).
+    pub limit_estimate: f64,
+    pub limit_ci: [f64; 2],
+}
+
+/// Trim-and-fill (Duval & Tweedie 2000), metafor's `trimfill`.
+#[derive(Debug, Serialize, Clone)]
+pub struct TrimFillOut {
+    pub k0: usize,
+    pub side: &'static str,
+    pub estimator: &'static str,
+    pub se_k0: Option<f64>,
+    pub estimate: f64,
+    pub se: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+    pub tau2: f64,
+    /// The imputed studies (for funnel plots).
+    pub filled: Vec<[f64; 2]>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct LeaveOut {
+    pub omitted: String,
+    pub estimate: f64,
+    pub se: f64,
+    pub pval: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+    pub tau2: f64,
+    pub i2: f64,
+    pub q: f64,
+}
+
+/// Three-level model: effects nested in clusters (studies).
+#[derive(Debug, Serialize, Clone)]
+pub struct Multilevel {
+    pub cluster: String,
+    pub k: usize,
+    pub clusters: usize,
+    /// σ² between clusters and within clusters (metafor's `sigma2`).
+    pub sigma2: [f64; 2],
+    pub coefficients: Vec<Coefficient>,
+    pub qe: f64,
+    pub qe_df: usize,
+    pub qe_pval: f64,
+    pub loglik: f64,
+    /// CR2 cluster-robust tests with Satterthwaite degrees of freedom
+    /// (Pustejovsky & Tipton 2018; clubSandwich's coef_test(vcov = "CR2")).
+    pub robust: Vec<RobustCoef>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct RobustCoef {
+    pub term: String,
+    pub estimate: f64,
+    pub se: f64,
+    pub stat: f64,
+    pub df: f64,
+    pub pval: f64,
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct MetaReport {
     pub command: &'static str,
@@ -183,6 +272,14 @@ pub struct MetaReport {
     pub subgroups: Option<Vec<Subgroup>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subgroup_test: Option<SubgroupTest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egger: Option<EggerOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trimfill: Option<TrimFillOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leave1out: Option<Vec<LeaveOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multilevel: Option<Multilevel>,
     pub studies: Vec<Study>,
     pub level: f64,
     pub excluded: Vec<Exclusion>,
@@ -364,7 +461,10 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
             )));
         }
     }
-    for col in [&args.slab, &args.subgroup].into_iter().flatten() {
+    for col in [&args.slab, &args.subgroup, &args.cluster]
+        .into_iter()
+        .flatten()
+    {
         if t.index_of(col).is_none() {
             return Err(Error::input(format!(
                 "{path} has no column '{col}'; it has: {}",
@@ -374,7 +474,7 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
     }
     // Non-positive variances or SEs are input errors (metafor refuses them).
     for (r, &v) in v_all.iter().enumerate() {
-        if !v.is_nan() && !(v > 0.0 && v.is_finite()) {
+        if !v.is_nan() && (v <= 0.0 || v.is_infinite()) {
             problems.push(
                 Problem::new(
                     path.as_str(),
@@ -411,6 +511,7 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
         } else if terms
             .iter()
             .chain(args.subgroup.iter())
+            .chain(args.cluster.iter())
             .any(|c| t.column(c).is_some_and(|col| col.is_missing(r)))
         {
             drop_m += 1;
@@ -592,6 +693,133 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
             (Some(out), test_of)
         }
     };
+    let slabs: Vec<String> = studies.iter().map(|s| s.slab.clone()).collect();
+    let (x_main, p_main, names_main) = if terms.is_empty() {
+        (ones.clone(), 1, vec!["intrcpt".to_string()])
+    } else {
+        let (x, n) = design(t, &terms, &rows)?;
+        let pp = n.len();
+        (x, pp, n)
+    };
+    let (egger, trimfill) = if args.bias {
+        let e = meta::bias::egger(&yi, &vi, &x_main, p_main, method, test, level)
+            .map_err(|e| Error::analysis(format!("Egger's test: {e}")))?;
+        let est = match args.trimfill_estimator {
+            EstimatorArg::L0 => meta::bias::Estimator::L0,
+            EstimatorArg::R0 => meta::bias::Estimator::R0,
+        };
+        let tf = if terms.is_empty() {
+            match meta::bias::trimfill(&yi, &vi, method, test, level, est, None) {
+                Ok(tf) => Some(TrimFillOut {
+                    k0: tf.k0,
+                    side: tf.side.label(),
+                    estimator: tf.estimator.label(),
+                    se_k0: tf.se_k0,
+                    estimate: tf.fit.beta[0],
+                    se: tf.fit.se[0],
+                    ci_lb: tf.fit.ci_lb[0],
+                    ci_ub: tf.fit.ci_ub[0],
+                    tau2: tf.fit.tau2,
+                    filled: tf
+                        .filled_yi
+                        .iter()
+                        .zip(&tf.filled_vi)
+                        .map(|(a, b)| [*a, *b])
+                        .collect(),
+                }),
+                Err(e) => {
+                    notes.push(format!("no trim-and-fill: {e}"));
+                    None
+                }
+            }
+        } else {
+            notes.push("trim-and-fill needs a model without moderators (as metafor)".into());
+            None
+        };
+        (
+            Some(EggerOut {
+                stat: e.stat,
+                df: e.df,
+                pval: e.pval,
+                limit_estimate: e.limit_estimate,
+                limit_ci: e.limit_ci,
+            }),
+            tf,
+        )
+    } else {
+        (None, None)
+    };
+    let leave1out = if args.influence {
+        if !terms.is_empty() {
+            notes.push("--influence: leave-one-out of the model without moderators".into());
+        }
+        let l = meta::influence::leave1out(&yi, &vi, method, test, level)
+            .map_err(|e| Error::analysis(format!("leave-one-out: {e}")))?;
+        Some(
+            l.into_iter()
+                .map(|o| LeaveOut {
+                    omitted: slabs[o.omitted].clone(),
+                    estimate: o.estimate,
+                    se: o.se,
+                    pval: o.pval,
+                    ci_lb: o.ci_lb,
+                    ci_ub: o.ci_ub,
+                    tau2: o.tau2,
+                    i2: o.i2,
+                    q: o.q,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let multilevel = match &args.cluster {
+        None => None,
+        Some(col) => {
+            let Var::Factor { codes, levels } = factor(t, col, &rows) else {
+                unreachable!("factor() returns a factor")
+            };
+            let m = meta::multilevel::three_level(&yi, &vi, &codes, &x_main, p_main, test, level)
+                .map_err(|e| {
+                Error::analysis(format!("three-level model (--cluster {col}): {e}"))
+            })?;
+            let r = meta::multilevel::cr2(&m, &yi, &vi, &codes, &x_main, level)
+                .map_err(|e| Error::analysis(format!("CR2 robust tests: {e}")))?;
+            Some(Multilevel {
+                cluster: col.clone(),
+                k,
+                clusters: levels.len(),
+                sigma2: m.sigma2,
+                coefficients: (0..p_main)
+                    .map(|j| Coefficient {
+                        term: names_main[j].clone(),
+                        estimate: m.beta[j],
+                        se: m.se[j],
+                        stat: m.stat[j],
+                        pval: m.pval[j],
+                        ci_lb: m.ci_lb[j],
+                        ci_ub: m.ci_ub[j],
+                    })
+                    .collect(),
+                qe: m.qe,
+                qe_df: m.qe_df,
+                qe_pval: m.qe_pval,
+                loglik: m.loglik,
+                robust: (0..p_main)
+                    .map(|j| RobustCoef {
+                        term: names_main[j].clone(),
+                        estimate: m.beta[j],
+                        se: r.se[j],
+                        stat: r.stat[j],
+                        df: r.df[j],
+                        pval: r.pval[j],
+                        ci_lb: r.ci_lb[j],
+                        ci_ub: r.ci_ub[j],
+                    })
+                    .collect(),
+            })
+        }
+    };
     if !main.converged {
         notes.push("the tau^2 iterations did not converge: treat the estimates with care".into());
     }
@@ -607,6 +835,10 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
         r2,
         subgroups,
         subgroup_test,
+        egger,
+        trimfill,
+        leave1out,
+        multilevel,
         studies,
         level: args.level,
         excluded,
@@ -785,6 +1017,71 @@ pub fn render_table(r: &MetaReport) -> String {
                 tst.df2.map_or(String::new(), |d| format!(", {d}")),
                 tst.qm,
                 pval_eq(tst.pval)
+            ));
+        }
+    }
+    if let Some(m) = &r.multilevel {
+        o.push_str(&format!(
+            "\nThree-level model (effects nested in '{}': k = {}, {} clusters; REML)\n\
+             sigma^2 between clusters {:.4}, within clusters {:.4}; QE(df = {}) = {:.4}, p-val {}\n",
+            m.cluster, m.k, m.clusters, m.sigma2[0], m.sigma2[1], m.qe_df, m.qe, pval_eq(m.qe_pval)
+        ));
+        let w = m
+            .coefficients
+            .iter()
+            .map(|c| c.term.len())
+            .max()
+            .unwrap_or(7)
+            .max(7);
+        o.push_str(&format!(
+            "{:<w$} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}   CR2: {:>8} {:>7} {:>8}\n",
+            "", "estimate", "se", stat, "pval", "ci.lb", "ci.ub", "se", "df", "pval"
+        ));
+        for (c, rb) in m.coefficients.iter().zip(&m.robust) {
+            o.push_str(&format!(
+                "{:<w$} {:>9.4} {:>8.4} {:>8.4} {:>8} {:>8.4} {:>8.4}        {:>8.4} {:>7.2} {:>8}\n",
+                c.term, c.estimate, c.se, c.stat, pfmt(c.pval), c.ci_lb, c.ci_ub, rb.se, rb.df, pfmt(rb.pval)
+            ));
+        }
+    }
+    if let Some(e) = &r.egger {
+        o.push_str(&format!(
+            "\nEgger's regression test (predictor: sei): {} = {:.4}{}, p-val {}; limit estimate \
+             (sei -> 0) {:.4} [{:.4}, {:.4}]\n",
+            if e.df.is_some() { "t" } else { "z" },
+            e.stat,
+            e.df.map_or(String::new(), |d| format!(" (df = {d})")),
+            pval_eq(e.pval),
+            e.limit_estimate,
+            e.limit_ci[0],
+            e.limit_ci[1]
+        ));
+    }
+    if let Some(tf) = &r.trimfill {
+        o.push_str(&format!(
+            "Trim-and-fill ({}): {} studies imputed on the {} side; adjusted estimate {:.4} \
+             (SE {:.4}) [{:.4}, {:.4}], tau^2 {:.4}\n",
+            tf.estimator, tf.k0, tf.side, tf.estimate, tf.se, tf.ci_lb, tf.ci_ub, tf.tau2
+        ));
+    }
+    if let Some(l) = &r.leave1out {
+        o.push_str("\nLeave-one-out:\n");
+        let w = l.iter().map(|x| x.omitted.len()).max().unwrap_or(7).max(7);
+        o.push_str(&format!(
+            "{:<w$} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+            "omitted", "estimate", "se", "pval", "ci.lb", "ci.ub", "tau^2", "I^2"
+        ));
+        for x in l {
+            o.push_str(&format!(
+                "{:<w$} {:>9.4} {:>8.4} {:>8} {:>8.4} {:>8.4} {:>8.4} {:>6.2}%\n",
+                x.omitted,
+                x.estimate,
+                x.se,
+                pfmt(x.pval),
+                x.ci_lb,
+                x.ci_ub,
+                x.tau2,
+                x.i2
             ));
         }
     }

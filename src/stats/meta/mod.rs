@@ -7,7 +7,10 @@
 //! in [`tau2`], tests are z tests or Knapp & Hartung (2003) t/F tests.
 //! Pure numerical code on plain slices: no I/O.
 
+pub mod bias;
+pub mod influence;
 pub mod linalg;
+pub mod multilevel;
 pub mod qprofile;
 pub mod tau2;
 pub mod zeroin;
