@@ -4,6 +4,8 @@
 //! the Metapsy depression database: metafor 3.8-1 on R 4.2.2 gives τ² =
 //! 0.3570842199 for all 900 comparisons, and for the 397 waitlist-controlled
 //! ones with `mods = ~ condition_arm1`: τ² 0.3490332, QM 16.58693, R² 3.09243%.
+//! The subgroup values and the Metapsy figures come from
+//! tests/reference/meta_cli_metafor.R (printed in meta_cli_metafor.out).
 //! The statistics are checked in depth in tests/meta_golden.rs.
 
 mod common;
@@ -119,6 +121,29 @@ fn bcg_random_effects_and_moderators() {
     ]);
     assert_eq!(s["subgroups"].as_array().unwrap().len(), 3);
     assert_eq!(s["subgroup_test"]["df"], 2);
+    assert!(close(
+        s["subgroup_test"]["qm"].as_f64().unwrap(),
+        1.76751304177,
+        1e-8
+    ));
+    assert!(close(
+        s["subgroup_test"]["pval"].as_f64().unwrap(),
+        0.413227693943,
+        1e-8
+    ));
+    let random = &s["subgroups"][1];
+    assert_eq!(random["group"], "random");
+    assert!(close(
+        random["estimate"].as_f64().unwrap(),
+        -0.970964475758,
+        1e-7
+    ));
+    assert!(close(random["se"].as_f64().unwrap(), 0.275955701509, 1e-6));
+    assert!(close(
+        random["tau2"].as_f64().unwrap(),
+        0.392526549118,
+        1e-6
+    ));
 }
 
 #[test]
