@@ -20,8 +20,9 @@ const LONG_ABOUT: &str = "Psychotherapy outcome research from the command line.
 
 outcomes reads anonymised outcome data (client-level data from clinics and trials, \
 or study-level effect sizes), checks them for identifiers, and computes the numbers \
-outcome research reports. Every command takes DATA (.csv, .tsv, .txt, .parquet, .xlsx) \
-or, without it, runs on the bundled demo clinic data.
+outcome research reports. Every command takes DATA (.csv, .tsv, .txt, .parquet, .xlsx); \
+without it the client-level commands run on the bundled demo clinic data, while escalc \
+and meta need a study-level file.
 
 Exit codes: 0 success; 2 the input or the arguments are wrong (the message names the \
 file, line, column and value); 3 the analysis cannot be done on this data; 1 anything else.";
@@ -29,12 +30,11 @@ file, line, column and value); 3 the analysis cannot be done on this data; 1 any
 const AFTER_HELP: &str = "Examples:
   outcomes inspect                                  the bundled demo data
   outcomes inspect clinic.csv --therapist clin_id   roles, columns, privacy audit
-  outcomes inspect trials.csv --where \"time = 'post'\" --format json
-  outcomes simulate --seed 7 -o sim.csv            a synthetic clinic with known truth
+  outcomes simulate --seed 7 -o sim.csv             a synthetic clinic with known truth
   outcomes change --measure PHQ-9 --by technique    reliable change and NHS metrics, demo data
-  outcomes variance --bootstrap 1000               Shapley shares of the outcome variance, demo data
-  outcomes escalc trials.csv --measure SMD --m1i m_t --sd1i sd_t --n1i n_t --m2i m_c --sd2i sd_c --n2i n_c
-  outcomes meta studies.csv --yi g --sei g_se --mods condition_arm1
+  outcomes variance --split-alliance                shares of outcome variance, demo data
+  outcomes escalc bcg.csv --measure RR --ai tpos --bi tneg --ci cpos --di cneg -o es.csv
+  outcomes meta es.csv --yi yi --vi vi --mods ablat --bias
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
