@@ -9,6 +9,7 @@ pub mod data;
 pub mod error;
 pub mod literature;
 pub mod output;
+pub mod plot;
 pub mod simulate;
 pub mod stats;
 

@@ -106,6 +106,37 @@ fn bcg_random_effects_and_moderators() {
     for k in ["omitted", "estimate", "tau2", "i2"] {
         assert!(!l[0][k].is_null(), "leave1out.{k}");
     }
+    // Forest and funnel figures: one label per study, the pooled row.
+    let forest = dir.join("forest.svg");
+    let funnel = dir.join("funnel.svg");
+    let o = run(&[
+        "meta",
+        f,
+        "--yi",
+        "yi",
+        "--vi",
+        "vi",
+        "--slab",
+        "author",
+        "--bias",
+        "--forest",
+        forest.to_str().unwrap(),
+        "--funnel",
+        funnel.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&forest).unwrap();
+    for label in [
+        "Aronson",
+        "TPT Madras",
+        "Random-effects model (REML)",
+        "Prediction interval",
+    ] {
+        assert!(svg.contains(label), "forest lacks '{label}'");
+    }
+    assert!(std::fs::read_to_string(&funnel)
+        .unwrap()
+        .contains("Standard error"));
     // Subgroups and their test.
     let s = json(&[
         "meta",

@@ -312,3 +312,37 @@ fn identifiability_warnings() {
         "site left out with one site"
     );
 }
+
+#[test]
+fn plot_writes_the_share_chart() {
+    let dir = tempdir("variance-plot");
+    let svg = dir.join("shares.svg");
+    let o = run(&[
+        "variance",
+        "--bootstrap",
+        "20",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") || text.contains("<svg"));
+    for label in [
+        "client",
+        "therapist",
+        "Published estimates (separate analyses, not additive)",
+    ] {
+        assert!(text.contains(label), "chart lacks '{label}'");
+    }
+    // An unknown extension is an input error and writes nothing.
+    let bad = dir.join("shares.gif");
+    let o = run(&[
+        "variance",
+        "--bootstrap",
+        "0",
+        "--plot",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!bad.exists());
+}

@@ -91,6 +91,20 @@ pub struct MetaArgs {
     /// Confidence level in percent.
     #[arg(long, default_value_t = 95.0, help_heading = "Model")]
     pub level: f64,
+    /// Forest plot to FILE (.svg or .png): studies, weights, CIs, pooled diamond,
+    /// prediction interval, subgroup headings.
+    #[arg(long, value_name = "FILE", help_heading = "Figures")]
+    pub forest: Option<PathBuf>,
+    /// Contour-enhanced funnel plot to FILE (.svg or .png), with trim-and-fill
+    /// points when --bias is given.
+    #[arg(long, value_name = "FILE", help_heading = "Figures")]
+    pub funnel: Option<PathBuf>,
+    /// Figure width: single (85 mm) or double (175 mm) journal column.
+    #[arg(long, value_enum, default_value_t = crate::plot::Width::Double, help_heading = "Figures")]
+    pub width: crate::plot::Width,
+    /// Resolution of PNG figures.
+    #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Figures")]
+    pub dpi: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Table, help_heading = "Output")]
     pub format: OutFormat,
@@ -1114,8 +1128,87 @@ fn render_csv(r: &MetaReport) -> String {
     o
 }
 
+/// The forest plot of the report: studies (under subgroup headings when
+/// --subgroup is given), the pooled diamond and the prediction interval.
+fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
+    use crate::plot::forest::{Diamond, ForestLine, ForestPlot, ForestRow};
+    let row = |s: &Study| {
+        ForestLine::Study(ForestRow {
+            label: s.slab.clone(),
+            estimate: s.yi,
+            ci_lb: s.ci_lb,
+            ci_ub: s.ci_ub,
+            weight: s.weight,
+        })
+    };
+    let mut lines = Vec::new();
+    match &r.subgroups {
+        Some(groups) => {
+            for g in groups {
+                lines.push(ForestLine::Heading(g.group.clone()));
+                lines.extend(
+                    r.studies
+                        .iter()
+                        .filter(|s| s.subgroup.as_deref() == Some(g.group.as_str()))
+                        .map(row),
+                );
+            }
+        }
+        None => lines.extend(r.studies.iter().map(row)),
+    }
+    let label = if r.coefficients.is_some() {
+        "Intercept (mixed-effects model)"
+    } else if r.fit.method == "EE" {
+        "Equal-effects model"
+    } else {
+        "Random-effects model"
+    };
+    let mut f = ForestPlot::new(
+        lines,
+        Diamond {
+            label: format!("{label} ({})", r.fit.method),
+            estimate: r.fit.estimate,
+            ci_lb: r.fit.ci_lb,
+            ci_ub: r.fit.ci_ub,
+        },
+        "Effect size",
+    );
+    f.prediction = r.fit.pi_lb.zip(r.fit.pi_ub);
+    f
+}
+
+fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
+    use crate::plot::funnel::{FunnelPlot, FunnelPoint};
+    let pts = r
+        .studies
+        .iter()
+        .map(|s| FunnelPoint {
+            estimate: s.yi,
+            se: s.sei,
+        })
+        .collect();
+    let mut f = FunnelPlot::new(pts, r.fit.estimate, "Effect size");
+    if let Some(tf) = &r.trimfill {
+        f.imputed = tf
+            .filled
+            .iter()
+            .map(|[y, v]| FunnelPoint {
+                estimate: *y,
+                se: v.sqrt(),
+            })
+            .collect();
+    }
+    f
+}
+
 pub fn run(args: &MetaArgs) -> Result<()> {
     let report = build(args)?;
+    if let Some(path) = &args.forest {
+        crate::plot::save(&forest_of(&report), path, args.width, args.dpi)?;
+    }
+    if let Some(path) = &args.funnel {
+        crate::plot::save(&funnel_of(&report), path, args.width, args.dpi)?;
+    }
     let text = match args.format {
         OutFormat::Json => to_json(&report)?,
         OutFormat::Table => render_table(&report),

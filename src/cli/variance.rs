@@ -22,6 +22,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct VarianceArgs {
@@ -52,6 +53,16 @@ pub struct VarianceArgs {
     /// Confidence level in percent.
     #[arg(long, default_value_t = 95.0)]
     pub level: f64,
+    /// Variance-share chart to FILE (.svg or .png): the Shapley shares with their
+    /// intervals and, in a separate panel, the published bivariate estimates.
+    #[arg(long, value_name = "FILE", help_heading = "Figures")]
+    pub plot: Option<PathBuf>,
+    /// Figure width: single (85 mm) or double (175 mm) journal column.
+    #[arg(long, value_enum, default_value_t = crate::plot::Width::Single, help_heading = "Figures")]
+    pub width: crate::plot::Width,
+    /// Resolution of PNG figures.
+    #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Figures")]
+    pub dpi: u32,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -1246,8 +1257,43 @@ fn render_csv(r: &VarianceReport) -> String {
     o
 }
 
+/// The variance-share chart of the report.
+fn shares_chart(r: &VarianceReport) -> crate::plot::shares::SharesPlot {
+    use crate::plot::shares::{Published as Pub, Share as Bar, SharesPlot};
+    let shares = r
+        .shares
+        .iter()
+        .map(|(name, s)| Bar {
+            label: name.replace('_', " "),
+            percent: 100.0 * s.shapley,
+            ci: s.ci_lb.zip(s.ci_ub).map(|(a, b)| (100.0 * a, 100.0 * b)),
+        })
+        .collect();
+    let published = r
+        .literature
+        .iter()
+        .filter_map(|p| {
+            // "relationship (Flückiger 2018)": first author and year.
+            let author = p.source.split([',', ' ']).next().unwrap_or("");
+            let year = p
+                .source
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 4)
+                .unwrap_or("");
+            p.percent.map(|v| Pub {
+                label: format!("{} ({author} {year})", p.factor),
+                percent: v,
+            })
+        })
+        .collect();
+    SharesPlot::new(shares, published)
+}
+
 pub fn run(args: &VarianceArgs) -> Result<()> {
     let report = build(args)?;
+    if let Some(path) = &args.plot {
+        crate::plot::save(&shares_chart(&report), path, args.width, args.dpi)?;
+    }
     let text = match args.out.format {
         OutFormat::Json => to_json(&report)?,
         OutFormat::Table => render_table(&report),
