@@ -346,3 +346,31 @@ fn plot_writes_the_share_chart() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!bad.exists());
 }
+
+#[test]
+fn without_therapists_clients_are_resampled() {
+    let dir = tempdir("variance-noth");
+    let data = clinic(90, |i| {
+        let mut r = row(i);
+        r[1] = "NA".into();
+        r
+    });
+    // Drop the therapist column altogether.
+    let text: String = String::from_utf8(data)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(1);
+            f.join(",") + "\n"
+        })
+        .collect();
+    let f = write(&dir, "noth.csv", text.as_bytes());
+    let j = json(&["variance", &f, "--format", "json", "--bootstrap", "30"]);
+    assert!(j["shares"].get("therapist").is_none());
+    assert!(j["shares"]["site"]["ci_lb"].is_number());
+    assert!(j["bootstrap"]["scheme"]
+        .as_str()
+        .unwrap()
+        .contains("clients"));
+}

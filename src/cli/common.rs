@@ -4,6 +4,8 @@
 
 use crate::data::input::InputRequest;
 use crate::data::roles::RoleNames;
+use crate::data::table::Table;
+use crate::error::{Error, Problem, Problems, Result};
 use crate::output::OutFormat;
 use clap::Args;
 use std::path::PathBuf;
@@ -120,4 +122,44 @@ pub struct OutputArgs {
         help_heading = "Output"
     )]
     pub output: Option<PathBuf>,
+}
+
+/// The numbers of column `col` (NaN where missing), for a flag such as
+/// `--yi`: an absent column is an input error listing the columns, and text
+/// that is not a number is collected in `problems` with line, column and
+/// value (read with the file's decimal mark).
+pub fn numeric_column(
+    t: &Table,
+    col: &str,
+    flag: &str,
+    problems: &mut Problems,
+) -> Result<Vec<f64>> {
+    let c = t.column(col).ok_or_else(|| {
+        Error::input(format!(
+            "{flag} '{col}': {} has no such column; it has: {}",
+            t.source.path,
+            t.names_for_message()
+        ))
+    })?;
+    if let Some(x) = c.as_num() {
+        return Ok(x.to_vec());
+    }
+    let dc = t.source.decimal_comma;
+    let mut out = vec![f64::NAN; c.len()];
+    for (r, v) in out.iter_mut().enumerate() {
+        if let Some(s) = c.text(r) {
+            match crate::data::table::parse_number(&s, dc) {
+                Some(x) => *v = x,
+                None => {
+                    problems.push(
+                        Problem::new(t.source.path.as_str(), format!("{flag} needs numbers"))
+                            .line(t.line(r))
+                            .column(col)
+                            .value(&s),
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
 }

@@ -3,9 +3,9 @@
 //! formulas are in `stats::escalc`). Output: the input table plus `yi` and
 //! `vi` (CSV by default).
 
-use super::common::InputArgs;
+use super::common::{numeric_column, InputArgs};
 use crate::data::input::{prepare, InputInfo, Purpose};
-use crate::data::table::{format_num, parse_number, Column, ColumnData, Table};
+use crate::data::table::{format_num, Column, Table};
 use crate::data::write::{write_table, write_to, WriteFormat};
 use crate::error::{Error, Problem, Problems, Result};
 use crate::output::{emit, to_json, OutFormat};
@@ -216,40 +216,7 @@ pub fn build(args: &EscalcArgs) -> Result<EscalcReport> {
             ));
             continue;
         }
-        let c = t.column(col).ok_or_else(|| {
-            Error::input(format!(
-                "--{} '{col}': {path} has no such column; it has: {}",
-                a.name(),
-                t.names_for_message()
-            ))
-        })?;
-        let values: Vec<f64> = match &c.data {
-            ColumnData::Num(v) => v.clone(),
-            ColumnData::Str(v) => {
-                // Cells that are not numbers are input errors, each with its line.
-                let dc = t.source.decimal_comma;
-                let mut out = vec![f64::NAN; v.len()];
-                for (row, cell) in v.iter().enumerate() {
-                    if let Some(s) = cell {
-                        match parse_number(s, dc) {
-                            Some(x) => out[row] = x,
-                            None => {
-                                problems.push(
-                                    Problem::new(
-                                        path.as_str(),
-                                        format!("--{} needs numbers", a.name()),
-                                    )
-                                    .line(t.line(row))
-                                    .column(col.as_str())
-                                    .value(s),
-                                );
-                            }
-                        }
-                    }
-                }
-                out
-            }
-        };
+        let values = numeric_column(t, col, &format!("--{}", a.name()), &mut problems)?;
         arguments.insert(a.name().to_string(), serde_json::Value::String(col.clone()));
         set(&mut inputs, a, values);
     }

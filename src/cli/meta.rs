@@ -10,7 +10,7 @@
 //! subgroups and the test of subgroup differences, and the per-study data
 //! that forest and funnel plots need.
 
-use super::common::InputArgs;
+use super::common::{numeric_column, InputArgs};
 use super::lmm::factor;
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::table::{format_num, Table};
@@ -304,37 +304,27 @@ fn meta_err(e: MetaError) -> Error {
     Error::analysis(e.to_string())
 }
 
-/// Numbers of a column for the analysed rows; text that is not a number is
-/// an input error naming line, column and value.
-fn numbers(t: &Table, col: &str, flag: &str, problems: &mut Problems) -> Result<Vec<f64>> {
-    let c = t.column(col).ok_or_else(|| {
-        Error::input(format!(
-            "{flag} '{col}': {} has no such column; it has: {}",
-            t.source.path,
-            t.names_for_message()
-        ))
-    })?;
-    if let Some(x) = c.as_num() {
-        return Ok(x.to_vec());
-    }
-    let dc = t.source.decimal_comma;
-    let mut out = vec![f64::NAN; c.len()];
-    for (r, v) in out.iter_mut().enumerate() {
-        if let Some(s) = c.text(r) {
-            match crate::data::table::parse_number(&s, dc) {
-                Some(x) => *v = x,
-                None => {
-                    problems.push(
-                        Problem::new(t.source.path.as_str(), format!("{flag} needs numbers"))
-                            .line(t.line(r))
-                            .column(col)
-                            .value(&s),
-                    );
-                }
-            }
-        }
-    }
-    Ok(out)
+/// The coefficient table of a fit, one row per term.
+fn coefficients_of(
+    names: &[String],
+    beta: &[f64],
+    se: &[f64],
+    stat: &[f64],
+    pval: &[f64],
+    ci_lb: &[f64],
+    ci_ub: &[f64],
+) -> Vec<Coefficient> {
+    (0..names.len())
+        .map(|j| Coefficient {
+            term: names[j].clone(),
+            estimate: beta[j],
+            se: se[j],
+            stat: stat[j],
+            pval: pval[j],
+            ci_lb: ci_lb[j],
+            ci_ub: ci_ub[j],
+        })
+        .collect()
 }
 
 fn fit_summary(r: &Rma, ci: Option<&meta::qprofile::Tau2Ci>) -> Fit {
@@ -449,13 +439,13 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
     let t = &p.table;
     let path = t.source.path.clone();
     let mut problems = Problems::new();
-    let yi_all = numbers(t, &args.yi, "--yi", &mut problems)?;
+    let yi_all = numeric_column(t, &args.yi, "--yi", &mut problems)?;
     let (vcol, vflag) = match (&args.vi, &args.sei) {
         (Some(v), _) => (v.clone(), "--vi"),
         (None, Some(s)) => (s.clone(), "--sei"),
         (None, None) => unreachable!("clap requires one"),
     };
-    let v_all = numbers(t, &vcol, vflag, &mut problems)?;
+    let v_all = numeric_column(t, &vcol, vflag, &mut problems)?;
     let terms: Vec<String> = args
         .mods
         .as_deref()
@@ -575,6 +565,13 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
             }
         }
     };
+    // The moderator design, built once (the intercept alone without --mods).
+    let (x_main, names_main) = if terms.is_empty() {
+        (ones.clone(), vec!["intrcpt".to_string()])
+    } else {
+        design(t, &terms, &rows)?
+    };
+    let p_main = names_main.len();
     let (fit, coefficients, qm, qm_df, qm_pval, r2, main) = if terms.is_empty() {
         (
             fit_summary(&base, ci0.as_ref()),
@@ -586,31 +583,20 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
             base.clone(),
         )
     } else {
-        let (x, names) = design(t, &terms, &rows)?;
-        let pp = names.len();
+        let (x, names, pp) = (&x_main, &names_main, p_main);
         if k <= pp {
             return Err(Error::analysis(format!(
                 "{k} studies for {pp} coefficients: a meta-regression needs more studies than \
                  coefficients"
             )));
         }
-        let m = meta::rma(&yi, &vi, &x, pp, method, test, level).map_err(meta_err)?;
+        let m = meta::rma(&yi, &vi, x, pp, method, test, level).map_err(meta_err)?;
         let ci = if method == Method::Ee {
             None
         } else {
-            meta::qprofile::tau2_ci(&yi, &vi, &x, pp, &m, level).ok()
+            meta::qprofile::tau2_ci(&yi, &vi, x, pp, &m, level).ok()
         };
-        let coefs = (0..pp)
-            .map(|j| Coefficient {
-                term: names[j].clone(),
-                estimate: m.beta[j],
-                se: m.se[j],
-                stat: m.stat[j],
-                pval: m.pval[j],
-                ci_lb: m.ci_lb[j],
-                ci_ub: m.ci_ub[j],
-            })
-            .collect();
+        let coefs = coefficients_of(names, &m.beta, &m.se, &m.stat, &m.pval, &m.ci_lb, &m.ci_ub);
         let r2 = (method != Method::Ee).then(|| meta::pseudo_r2(base.tau2, m.tau2));
         let mut f = fit_summary(&m, ci.as_ref());
         f.pi_lb = None;
@@ -626,8 +612,7 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
         )
     };
     // Per-study rows (weights from the fitted model's τ²).
-    let crit = statrs_normal_quantile(1.0 - (1.0 - level) / 2.0);
-    let wsum: f64 = vi.iter().map(|v| 1.0 / (v + main.tau2)).sum();
+    let per_study = meta::study_rows(&yi, &vi, main.tau2, level);
     let slab_col = args.slab.as_deref().and_then(|c| t.column(c));
     let sub_col = args.subgroup.as_deref().and_then(|c| t.column(c));
     let studies: Vec<Study> = rows
@@ -641,9 +626,9 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
             yi: yi[i],
             vi: vi[i],
             sei: vi[i].sqrt(),
-            ci_lb: yi[i] - crit * vi[i].sqrt(),
-            ci_ub: yi[i] + crit * vi[i].sqrt(),
-            weight: 100.0 / (vi[i] + main.tau2) / wsum,
+            ci_lb: per_study[i].ci_lb,
+            ci_ub: per_study[i].ci_ub,
+            weight: per_study[i].weight,
             subgroup: sub_col.and_then(|c| c.text(r)),
         })
         .collect();
@@ -708,13 +693,6 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
         }
     };
     let slabs: Vec<String> = studies.iter().map(|s| s.slab.clone()).collect();
-    let (x_main, p_main, names_main) = if terms.is_empty() {
-        (ones.clone(), 1, vec!["intrcpt".to_string()])
-    } else {
-        let (x, n) = design(t, &terms, &rows)?;
-        let pp = n.len();
-        (x, pp, n)
-    };
     let (egger, trimfill) = if args.bias {
         let e = meta::bias::egger(&yi, &vi, &x_main, p_main, method, test, level)
             .map_err(|e| Error::analysis(format!("Egger's test: {e}")))?;
@@ -804,17 +782,15 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
                 k,
                 clusters: levels.len(),
                 sigma2: m.sigma2,
-                coefficients: (0..p_main)
-                    .map(|j| Coefficient {
-                        term: names_main[j].clone(),
-                        estimate: m.beta[j],
-                        se: m.se[j],
-                        stat: m.stat[j],
-                        pval: m.pval[j],
-                        ci_lb: m.ci_lb[j],
-                        ci_ub: m.ci_ub[j],
-                    })
-                    .collect(),
+                coefficients: coefficients_of(
+                    &names_main,
+                    &m.beta,
+                    &m.se,
+                    &m.stat,
+                    &m.pval,
+                    &m.ci_lb,
+                    &m.ci_ub,
+                ),
                 qe: m.qe,
                 qe_df: m.qe_df,
                 qe_pval: m.qe_pval,
@@ -858,13 +834,6 @@ pub fn build(args: &MetaArgs) -> Result<MetaReport> {
         excluded,
         notes,
     })
-}
-
-/// Standard normal quantile (statrs; accurate to ~1e-13 away from the
-/// extreme tails, which confidence levels do not reach).
-fn statrs_normal_quantile(p: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.inverse_cdf(p))
 }
 
 /// p-values as metafor prints them.

@@ -6,68 +6,33 @@
 //! P = W − WX(X'WX)⁻¹X'W (so y'Py = Σ wᵢ(yᵢ − xᵢ'b)²). p is small, so the
 //! p×p inverse is a plain Cholesky (Golub & Van Loan 2013, Alg. 4.2.1).
 
-/// Cholesky of the symmetric p×p matrix `a` (row-major); returns the lower
-/// factor, or `None` when a pivot is not positive (relative to the largest
-/// diagonal element).
+use crate::stats::lmm::dense::{cholesky_lower, inverse_from_lower_inverse, invert_lower};
+
+/// Cholesky of the symmetric p×p matrix `a` (row-major; the shared
+/// [`cholesky_lower`]); returns the lower factor, or `None` when a pivot is
+/// not positive relative to the largest diagonal element (L_jj² ≤ 1e-13·max
+/// |a_ii|).
 pub fn chol(a: &[f64], p: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; p * p];
     let scale = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max);
+    let mut l = a.to_vec();
+    cholesky_lower(&mut l, p).ok()?;
     for j in 0..p {
-        let mut d = a[j * p + j];
-        for k in 0..j {
-            d -= l[j * p + k] * l[j * p + k];
-        }
-        if d.is_nan() || d <= 1e-13 * scale {
+        if l[j * p + j] * l[j * p + j] <= 1e-13 * scale {
             return None;
         }
-        let d = d.sqrt();
-        l[j * p + j] = d;
-        for i in j + 1..p {
-            let mut s = a[i * p + j];
-            for k in 0..j {
-                s -= l[i * p + k] * l[j * p + k];
-            }
-            l[i * p + j] = s / d;
+        for k in j + 1..p {
+            l[j * p + k] = 0.0;
         }
     }
     Some(l)
 }
 
-/// Inverse of a symmetric positive definite p×p matrix and log|A|.
+/// Inverse of a symmetric positive definite p×p matrix and log|A|
+/// (A⁻¹ = L⁻ᵀL⁻¹).
 pub fn spd_inverse(a: &[f64], p: usize) -> Option<(Vec<f64>, f64)> {
     let l = chol(a, p)?;
     let logdet = 2.0 * (0..p).map(|i| l[i * p + i].ln()).sum::<f64>();
-    // columns of A⁻¹ by forward and back substitution
-    let mut inv = vec![0.0; p * p];
-    for c in 0..p {
-        let mut z = vec![0.0; p];
-        for i in 0..p {
-            let mut s = if i == c { 1.0 } else { 0.0 };
-            for k in 0..i {
-                s -= l[i * p + k] * z[k];
-            }
-            z[i] = s / l[i * p + i];
-        }
-        for i in (0..p).rev() {
-            let mut s = z[i];
-            for k in i + 1..p {
-                s -= l[k * p + i] * z[k];
-            }
-            z[i] = s / l[i * p + i];
-        }
-        for i in 0..p {
-            inv[i * p + c] = z[i];
-        }
-    }
-    // symmetrise
-    for i in 0..p {
-        for j in 0..i {
-            let m = 0.5 * (inv[i * p + j] + inv[j * p + i]);
-            inv[i * p + j] = m;
-            inv[j * p + i] = m;
-        }
-    }
-    Some((inv, logdet))
+    Some((inverse_from_lower_inverse(&invert_lower(&l, p), p), logdet))
 }
 
 /// X'diag(w)X (p×p).

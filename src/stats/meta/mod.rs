@@ -448,6 +448,31 @@ fn chisq_sf(x: f64, df: f64) -> f64 {
     ChiSquared::new(df).expect("df > 0").sf(x.max(0.0))
 }
 
+/// One study's Wald interval and weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StudyRow {
+    pub ci_lb: f64,
+    pub ci_ub: f64,
+    /// Weight in percent.
+    pub weight: f64,
+}
+
+/// Per-study intervals yᵢ ± z_{1−α/2}·√vᵢ (metafor's `forest` and
+/// `summary(escalc)`) and weights 100·wᵢ/Σw with wᵢ = 1/(vᵢ + τ²)
+/// (metafor's `weights.rma.uni`), for forest plots and tables.
+pub fn study_rows(yi: &[f64], vi: &[f64], tau2: f64, level: f64) -> Vec<StudyRow> {
+    let crit = crate::stats::effect::qnorm(1.0 - (1.0 - level_fraction(level)) / 2.0);
+    let wsum: f64 = vi.iter().map(|v| 1.0 / (v + tau2)).sum();
+    yi.iter()
+        .zip(vi)
+        .map(|(&y, &v)| StudyRow {
+            ci_lb: y - crit * v.sqrt(),
+            ci_ub: y + crit * v.sqrt(),
+            weight: 100.0 / (v + tau2) / wsum,
+        })
+        .collect()
+}
+
 /// Pseudo-R² of a meta-regression: the proportional reduction in τ²
 /// relative to the intercept-only model fitted with the same estimator,
 /// 100·max(0, (τ²_RE − τ²_ME)/τ²_RE) (Raudenbush 2009, eq. 16.14; metafor
@@ -460,11 +485,12 @@ pub fn pseudo_r2(tau2_re: f64, tau2_me: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// dat.bcg log risk ratios (metadat; Colditz et al. 1994).
-    fn bcg() -> (Vec<f64>, Vec<f64>) {
+    /// dat.bcg log risk ratios (metadat; Colditz et al. 1994), shared by
+    /// the unit tests of the meta module.
+    pub(crate) fn bcg() -> (Vec<f64>, Vec<f64>) {
         let t: [[f64; 4]; 13] = [
             [4., 119., 11., 128.],
             [6., 300., 29., 274.],

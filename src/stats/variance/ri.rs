@@ -39,6 +39,9 @@
 //! are formed (better conditioning of `W'W − …`); the intercept and its
 //! covariances are transformed back by [`Fit::intercept_back`].
 
+use crate::stats::lmm::dense::{
+    cholesky_lower, inverse_from_lower_inverse, invert_lower, solve_lower, solve_lower_t,
+};
 use crate::stats::lmm::optim::{self, OptSettings};
 use crate::stats::ols::{ols_subset, CrossProducts};
 
@@ -197,7 +200,7 @@ impl Fit {
     }
 }
 
-/// Column sums of W are row 0 of W'W (column 0 is the intercept).
+/// The rows and columns `idx` of the m×m matrix `w`.
 fn sub(w: &[f64], m: usize, idx: &[usize]) -> Vec<f64> {
     let k = idx.len();
     let mut out = vec![0.0; k * k];
@@ -397,16 +400,16 @@ impl<'a> Problem<'a> {
                         }
                     }
                 } else {
-                    let l = chol(&mut sfull, nk)?;
-                    logdet += l;
-                    // Y = L⁻¹ B (K×k), M −= Y'Y.
-                    for col in 0..k {
+                    logdet += chol(&mut sfull, nk)?;
+                    // Y = L⁻¹ B (K×k), column by column; M −= Y'Y.
+                    let mut col = vec![0.0; nk];
+                    for c in 0..k {
                         for r in 0..nk {
-                            let mut v = b[r * k + col];
-                            for q in 0..r {
-                                v -= sfull[r * nk + q] * b[q * k + col];
-                            }
-                            b[r * k + col] = v / sfull[r * nk + r];
+                            col[r] = b[r * k + c];
+                        }
+                        solve_lower(&sfull, nk, &mut col);
+                        for r in 0..nk {
+                            b[r * k + c] = col[r];
                         }
                     }
                     for a in 0..k {
@@ -438,13 +441,7 @@ impl<'a> Problem<'a> {
         let logdet_x = chol(&mut l, p)?;
         // r² = M_yy − |L⁻¹ M_Xy|².
         let mut z: Vec<f64> = (0..p).map(|a| m[a * k + p]).collect();
-        for r in 0..p {
-            let mut v = z[r];
-            for q in 0..r {
-                v -= l[r * p + q] * z[q];
-            }
-            z[r] = v / l[r * p + r];
-        }
+        solve_lower(&l, p, &mut z);
         let r2 = m[p * k + p] - z.iter().map(|v| v * v).sum::<f64>();
         m.clear();
         if r2.is_nan() || r2 <= 0.0 {
@@ -476,34 +473,11 @@ struct Eval {
     z: Vec<f64>,
 }
 
-/// In-place lower Cholesky of a symmetric positive definite n×n matrix
-/// (Golub & Van Loan 2013, Algorithm 4.2.2); returns log det, or None if
-/// not positive definite.
+/// In-place lower Cholesky ([`cholesky_lower`]) and its log determinant
+/// 2 Σ log L_ii; None if the matrix is not positive definite.
 fn chol(a: &mut [f64], n: usize) -> Option<f64> {
-    let mut logdet = 0.0;
-    for j in 0..n {
-        let mut d = a[j * n + j];
-        for q in 0..j {
-            d -= a[j * n + q] * a[j * n + q];
-        }
-        if d.is_nan() || d <= 0.0 {
-            return None;
-        }
-        let dj = d.sqrt();
-        a[j * n + j] = dj;
-        logdet += 2.0 * dj.ln();
-        for i in j + 1..n {
-            let mut v = a[i * n + j];
-            for q in 0..j {
-                v -= a[i * n + q] * a[j * n + q];
-            }
-            a[i * n + j] = v / dj;
-        }
-        for q in j + 1..n {
-            a[j * n + q] = 0.0;
-        }
-    }
-    Some(logdet)
+    cholesky_lower(a, n).ok()?;
+    Some((0..n).map(|j| 2.0 * a[j * n + j].ln()).sum())
 }
 
 /// Fits the model with the fixed columns `cols` (indices into W; include 0
@@ -563,36 +537,13 @@ pub fn fit(s: &Sample, cols: &[usize], random: Random, reml: bool) -> Result<Fit
     })?;
     let n = s.n;
     let sigma2 = ev.r2 / if reml { n - p as f64 } else { n };
-    // β = L'⁻¹ z; (M_XX)⁻¹ = L'⁻¹ L⁻¹.
-    let l = &ev.l;
+    // β = L'⁻¹ z; Var(β̂) = σ² (M_XX)⁻¹ = σ² L'⁻¹ L⁻¹.
     let mut beta = ev.z.clone();
-    for r in (0..p).rev() {
-        let mut v = beta[r];
-        for q in r + 1..p {
-            v -= l[q * p + r] * beta[q];
-        }
-        beta[r] = v / l[r * p + r];
-    }
-    let mut linv = vec![0.0; p * p];
-    for c in 0..p {
-        for r in c..p {
-            let mut v = if r == c { 1.0 } else { 0.0 };
-            for q in c..r {
-                v -= l[r * p + q] * linv[q * p + c];
-            }
-            linv[r * p + c] = v / l[r * p + r];
-        }
-    }
-    let mut vcov = vec![0.0; p * p];
-    for a in 0..p {
-        for b in 0..p {
-            let mut v = 0.0;
-            for r in a.max(b)..p {
-                v += linv[r * p + a] * linv[r * p + b];
-            }
-            vcov[a * p + b] = v * sigma2;
-        }
-    }
+    solve_lower_t(&ev.l, p, &mut beta);
+    let vcov: Vec<f64> = inverse_from_lower_inverse(&invert_lower(&ev.l, p), p)
+        .into_iter()
+        .map(|v| v * sigma2)
+        .collect();
     let mut it = theta.iter();
     let tau2_therapist = random
         .therapist

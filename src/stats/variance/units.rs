@@ -26,12 +26,10 @@ pub struct Units {
     pub has_site: bool,
     pub n_sites: usize,
     /// Per unit: size, column sums (m), cross-products (m×m; empty when
-    /// units are single rows, whose cross-products come from `rows`).
+    /// units are single rows, whose sums are the rows themselves).
     pub n: Vec<f64>,
     pub sums: Vec<f64>,
     pub cross: Vec<f64>,
-    /// Centred rows (units are rows: no therapist factor).
-    pub rows: Vec<f64>,
     /// Cells of each unit: `cell_start[u]..cell_start[u+1]` index
     /// `cell_site`, `cell_n`.
     pub cell_start: Vec<usize>,
@@ -85,8 +83,7 @@ impl Units {
                     cell_start: (0..=n).collect(),
                     cell_site: (0..n).map(site_of).collect(),
                     cell_n: vec![1.0; n],
-                    cell_sums: centred.clone(),
-                    rows: centred,
+                    cell_sums: centred,
                     strata,
                     nested: true,
                 }
@@ -167,7 +164,6 @@ impl Units {
                     n: un,
                     sums,
                     cross,
-                    rows: Vec::new(),
                     cell_start,
                     cell_site,
                     cell_n,
@@ -213,7 +209,7 @@ impl Units {
                 ther.n.push(self.n[u]);
                 ther.sums.extend_from_slice(&self.sums[u * m..(u + 1) * m]);
             } else {
-                let row = &self.rows[u * m..(u + 1) * m];
+                let row = &self.sums[u * m..(u + 1) * m];
                 for a in 0..m {
                     for b in 0..m {
                         wtw[a * m + b] += row[a] * row[b];
