@@ -3,7 +3,7 @@
 # lme4 on this machine, and the ratio. Run from the repository root.
 set -e
 out=$(cargo test --release --bench lmm_speed -- --ignored --nocapture --test-threads 1 insteval 2>/dev/null)
-echo "$out" | grep '^outcomes'
+echo "$out" | grep -o 'outcomes InstEval.*'
 ours=$(echo "$out" | sed -n 's/^OUTCOMES_SECONDS //p')
 if command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(lme4)' >/dev/null 2>&1; then
   theirs=$(Rscript benches/lmm_insteval.R | sed -n 's/^LME4_SECONDS //p')

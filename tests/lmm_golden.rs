@@ -405,7 +405,15 @@ fn lme4_unbalanced_nested() {
     let d = subset(&d, &keep);
     let m = Lmm::new("strength ~ 1 + (1 | batch/cask)", &d).unwrap();
     let fit = m.fit(Method::Reml).unwrap();
-    check_against_lme4("pastes_unbal", &m, &fit, 1e-6);
+    // The REML criterion is nearly flat in θ₁ here (θ₁ ≈ 3.64): moving θ₁
+    // by 1e-6 changes it by about 1e-11, the size of its rounding error, so
+    // any optimiser's θ is fixed only to about 1e-6 and the variance
+    // components to a few 1e-6 (ours: 3.5e-6 from lme4's, with a REML
+    // criterion 8e-12 lower than at lme4's θ). Check that ours is as good an
+    // optimum (within that rounding), then compare at 5e-6.
+    let at_lme4 = m.objective(&[3.63813608258333, 1.21563638918933], Method::Reml);
+    assert!(m.objective(&fit.theta, Method::Reml) <= at_lme4 + 1e-10);
+    check_against_lme4("pastes_unbal", &m, &fit, 5e-6);
 }
 
 /// InstEval (73,421 rows, 2,972 students crossed with 1,128 lecturers):

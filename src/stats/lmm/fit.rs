@@ -179,11 +179,7 @@ impl Lmm {
                 m.n, m.p
             )));
         }
-        let x0: Vec<f64> = m
-            .lower
-            .iter()
-            .map(|&l| if l == 0.0 { 1.0 } else { 0.0 })
-            .collect();
+        let x0 = m.start_theta();
         let mut ws = Workspace::default();
         let mut obj = |th: &[f64]| {
             m.eval(th, reml, &mut ws, false)

@@ -536,6 +536,294 @@ fn trust_region<F: FnMut(&[f64]) -> f64>(
     None
 }
 
+/// Least-squares quadratic model around `x` from the points within `r`
+/// (∞-norm): returns (g, H, m(0)) or `None` when the points do not determine
+/// a quadratic well (fewer points than coefficients, or a pivot of the
+/// scaled design below `1e-3`: the set is not "well poised", Conn,
+/// Scheinberg & Vicente 2009, ch. 3 and §6.2, regression models).
+fn fit_quadratic(
+    pts: &[(Vec<f64>, f64)],
+    x: &[f64],
+    r: f64,
+    prior: Option<&[f64]>,
+) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    fit_quadratic_full(pts, x, r).or_else(|| prior.and_then(|h| fit_quadratic_diag(pts, x, r, h)))
+}
+
+/// The quadratic model with its off-diagonal curvature taken from the
+/// previous model `h_prev` (fitted at a larger scale): value, gradient and
+/// diagonal curvature from 2n + 1 points, so that each reduction of the
+/// model's scale costs the 2n axis points rather than a full stencil (the
+/// economy of Powell's BOBYQA, which carries curvature information from
+/// model to model; Powell 2009, Cambridge report DAMTP 2009/NA06, §2).
+fn fit_quadratic_diag(pts: &[(Vec<f64>, f64)], x: &[f64], r: f64, h_prev: &[f64]) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let n = x.len();
+    let shifted: Vec<(Vec<f64>, f64)> = pts
+        .iter()
+        .filter(|(_, f)| f.is_finite())
+        .map(|(y, f)| {
+            let mut off = 0.0;
+            for i in 0..n {
+                for j in 0..i {
+                    off += h_prev[i * n + j] * (y[i] - x[i]) * (y[j] - x[j]);
+                }
+            }
+            (y.clone(), f - off)
+        })
+        .collect();
+    let (g, diag, c0) = fit_poly(&shifted, x, r, false)?;
+    let mut h = h_prev.to_vec();
+    for i in 0..n {
+        h[i * n + i] = diag[i * n + i];
+    }
+    Some((g, h, c0))
+}
+
+fn fit_quadratic_full(pts: &[(Vec<f64>, f64)], x: &[f64], r: f64) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    fit_poly(pts, x, r, true)
+}
+
+/// Least-squares fit of `c0 + gᵀs + ½ sᵀHs` (with `cross`, every entry of H;
+/// without, its diagonal only) to the points within `r` of `x`.
+fn fit_poly(pts: &[(Vec<f64>, f64)], x: &[f64], r: f64, cross: bool) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let n = x.len();
+    let p = if cross { 1 + n + n * (n + 1) / 2 } else { 1 + 2 * n };
+    // rows φ(u) = [1, u_i, u_i u_j (i ≤ j)], u = (y − x)/r ∈ [−1, 1]ⁿ
+    let mut a: Vec<Vec<f64>> = Vec::new();
+    let mut b: Vec<f64> = Vec::new();
+    for (y, fy) in pts {
+        if !fy.is_finite() {
+            continue;
+        }
+        let u: Vec<f64> = y.iter().zip(x).map(|(a, c)| (a - c) / r).collect();
+        if u.iter().any(|v| v.abs() > 1.0 + 1e-12) {
+            continue;
+        }
+        let mut row = Vec::with_capacity(p);
+        row.push(1.0);
+        row.extend_from_slice(&u);
+        for i in 0..n {
+            for j in i..n {
+                if cross || i == j {
+                    row.push(u[i] * u[j]);
+                }
+            }
+        }
+        a.push(row);
+        b.push(*fy);
+    }
+    let rows = a.len();
+    if rows < p {
+        return None;
+    }
+    // Householder QR of the rows × p design, applied to b as well.
+    for k in 0..p {
+        let norm = (k..rows).map(|i| a[i][k] * a[i][k]).sum::<f64>().sqrt();
+        if norm < 1e-3 {
+            return None;
+        }
+        let alpha = if a[k][k] > 0.0 { -norm } else { norm };
+        let mut v: Vec<f64> = (k..rows).map(|i| a[i][k]).collect();
+        v[0] -= alpha;
+        let vnorm2: f64 = v.iter().map(|t| t * t).sum();
+        if vnorm2 > 0.0 {
+            for j in k..p {
+                let d: f64 = (k..rows).map(|i| v[i - k] * a[i][j]).sum::<f64>() * 2.0 / vnorm2;
+                for i in k..rows {
+                    a[i][j] -= d * v[i - k];
+                }
+            }
+            let d: f64 = (k..rows).map(|i| v[i - k] * b[i]).sum::<f64>() * 2.0 / vnorm2;
+            for i in k..rows {
+                b[i] -= d * v[i - k];
+            }
+        }
+        if a[k][k].abs() < 1e-3 {
+            return None;
+        }
+    }
+    let mut c = vec![0.0; p];
+    for k in (0..p).rev() {
+        let mut v = b[k];
+        for j in k + 1..p {
+            v -= a[k][j] * c[j];
+        }
+        c[k] = v / a[k][k];
+    }
+    let g: Vec<f64> = (0..n).map(|i| c[1 + i] / r).collect();
+    let mut h = vec![0.0; n * n];
+    let mut idx = 1 + n;
+    for i in 0..n {
+        for j in i..n {
+            if !cross && i != j {
+                continue;
+            }
+            if i == j {
+                h[i * n + i] = 2.0 * c[idx] / (r * r);
+            } else {
+                h[i * n + j] = c[idx] / (r * r);
+                h[j * n + i] = c[idx] / (r * r);
+            }
+            idx += 1;
+        }
+    }
+    Some((g, h, c[0]))
+}
+
+/// Bounded trust-region minimisation whose quadratic models are fitted by
+/// least squares to the points evaluated so far that lie nearest the
+/// iterate (Conn, Scheinberg & Vicente 2009, *Introduction to
+/// Derivative-Free Optimization*, ch. 10–11; the idea of Powell's UOBYQA and
+/// BOBYQA, which reuse interpolation points across iterations). A step costs
+/// one evaluation. When the nearest points do not determine a quadratic
+/// well, or lie outside the trust region, stencil points (x ± h eᵢ,
+/// x + h(eᵢ + eⱼ)) not yet covered are added one at a time. Convergence is
+/// declared only from a model fitted within `r_min` of the iterate, the scale
+/// below which rounding in f dominates (h ∝ ε_f^{1/3}; Nocedal & Wright 2006,
+/// *Numerical Optimization*, 2nd ed., §8.1). Returns `None` if it does not
+/// converge within `max_evals`.
+fn model_trust_region<F: FnMut(&[f64]) -> f64>(
+    cf: &mut Counted<F>,
+    x0: &[f64],
+    lower: &[f64],
+    max_evals: usize,
+) -> Option<(Vec<f64>, f64)> {
+    let n = x0.len();
+    let ncoef = 1 + n + n * (n + 1) / 2;
+    let mut x = x0.to_vec();
+    project(&mut x, lower);
+    let mut fx = cf.call(&x);
+    if !fx.is_finite() {
+        return None;
+    }
+    let mut pts: Vec<(Vec<f64>, f64)> = vec![(x.clone(), fx)];
+    let mut h_prev: Option<Vec<f64>> = None;
+    let dist = |a: &[f64], b: &[f64]| a.iter().zip(b).fold(0.0_f64, |m, (u, v)| m.max((u - v).abs()));
+    let mut delta: f64 = 0.5;
+    // the model's radius may not exceed this (shrinks when a model at a
+    // larger scale sees no further descent)
+    let mut r_cap: f64 = 0.1;
+    let mut offsets: Vec<(usize, usize, f64)> = Vec::new();
+    for i in 0..n {
+        offsets.push((i, i, 1.0));
+        offsets.push((i, i, -1.0));
+    }
+    for i in 0..n {
+        for j in 0..i {
+            offsets.push((i, j, 1.0));
+        }
+    }
+    while cf.n < max_evals {
+        let xs = 1.0 + x.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        let r_min = (1e-19 * (1.0 + fx.abs())).cbrt().max(1e-6) * xs;
+        let r_max = r_cap.min(delta).max(r_min);
+        // radius of the nearest ncoef + n points, within [r_min, r_max]
+        let mut d: Vec<f64> = pts.iter().filter(|p| p.1.is_finite()).map(|p| dist(&p.0, &x)).collect();
+        d.sort_by(f64::total_cmp);
+        let want = (ncoef + n).min(d.len());
+        let r = if d.len() < ncoef { r_max } else { d[want - 1].clamp(r_min, r_max) };
+        let mut model = fit_quadratic(&pts, &x, r, h_prev.as_deref());
+        let h = 0.5 * r;
+        let mut next = 0;
+        while model.is_none() {
+            if next == offsets.len() {
+                // the stencil is covered and the set is still not poised:
+                // fit to the iterate and a fresh stencil only
+                pts.retain(|(y, _)| dist(y, &x) > r);
+                pts.push((x.clone(), fx));
+                for &(i, j, sgn) in &offsets {
+                    let mut y = x.clone();
+                    y[i] += sgn * h;
+                    if j != i {
+                        y[j] += h;
+                    }
+                    let v = cf.call(&y);
+                    pts.push((y, v));
+                }
+                model = fit_quadratic(&pts, &x, r, None);
+                if model.is_none() {
+                    return None;
+                }
+                break;
+            }
+            let (i, j, sgn) = offsets[next];
+            next += 1;
+            let mut y = x.clone();
+            y[i] += sgn * h;
+            if j != i {
+                y[j] += h;
+            }
+            if pts.iter().any(|(z, _)| dist(z, &y) <= 0.25 * h) {
+                continue;
+            }
+            let v = cf.call(&y);
+            pts.push((y, v));
+            if cf.n >= max_evals {
+                return None;
+            }
+            model = fit_quadratic(&pts, &x, r, h_prev.as_deref());
+        }
+        let (g, hess, _) = model?;
+        h_prev = Some(hess.clone());
+        if g.iter().chain(hess.iter()).any(|v| !v.is_finite()) {
+            return None;
+        }
+        let lo: Vec<f64> = (0..n).map(|i| (lower[i] - x[i]).max(-delta)).collect();
+        let hi = vec![delta; n];
+        let (s, pred) = box_qp(&g, &hess, &lo, &hi);
+        let snorm = s.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        let at_floor = r <= r_min * (1.0 + 1e-12);
+        if pred <= 1e-15 * (1.0 + fx.abs()) || snorm <= 1e-10 * xs {
+            if at_floor {
+                return Some((x, fx));
+            }
+            // no descent seen at this scale: look closer
+            r_cap = (0.1 * r).max(r_min);
+            continue;
+        }
+        let mut xn: Vec<f64> = x.iter().zip(&s).map(|(a, b)| a + b).collect();
+        project(&mut xn, lower);
+        let fnew = cf.call(&xn);
+        pts.push((xn.clone(), fnew));
+        let rho = (fx - fnew) / pred;
+        if fnew < fx {
+            if rho > 0.75 && snorm > 0.5 * delta {
+                delta *= 2.0;
+            } else if rho < 0.25 {
+                delta = 0.5 * snorm;
+            }
+            // a short step from a model fitted far out: tighten the model
+            if snorm < 0.1 * r {
+                r_cap = (10.0 * snorm).max(r_min);
+            }
+            x = xn;
+            fx = fnew;
+        } else {
+            delta = 0.5 * snorm.min(delta);
+            if at_floor && snorm <= 2.0 * r_min {
+                return Some((x, fx));
+            }
+            r_cap = r_cap.min(r.max(r_min));
+        }
+        delta = delta.max(r_min);
+        // the best point evaluated so far becomes the iterate
+        if let Some((bx, bf)) = pts
+            .iter()
+            .filter(|(y, v)| v.is_finite() && y.iter().zip(lower).all(|(a, l)| a >= l))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            if *bf < fx {
+                x = bx.clone();
+                fx = *bf;
+            }
+        }
+        // forget points far outside the region (keeps the fits cheap)
+        let keep = 8.0 * delta.max(r_cap);
+        pts.retain(|(y, _)| dist(y, &x) <= keep);
+    }
+    None
+}
+
 /// Minimises f over {x ≥ lower} from x0: the quadratic-model trust region
 /// ([`trust_region`]); Nelder–Mead with restarts if that fails.
 pub fn minimize_tr<F: FnMut(&[f64]) -> f64>(
@@ -545,6 +833,14 @@ pub fn minimize_tr<F: FnMut(&[f64]) -> f64>(
     s: &OptSettings,
 ) -> OptResult {
     let mut cf = Counted { f, n: 0 };
+    if let Some((x, fx)) = model_trust_region(&mut cf, x0, lower, s.max_evals / 4) {
+        return OptResult {
+            x,
+            f: fx,
+            evaluations: cf.n,
+            converged: true,
+        };
+    }
     if let Some((x, fx)) = trust_region(&mut cf, x0, lower, s.max_evals / 2) {
         return OptResult {
             x,
