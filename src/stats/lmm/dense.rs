@@ -45,7 +45,13 @@ fn cholesky_faer(a: &mut [f64], m: usize, par: Par) -> Result<(), usize> {
     // Row-major storage viewed as a matrix with unit column stride: faer
     // reads and writes the same lower triangle.
     let view = MatMut::from_row_major_slice_mut(&mut a[..m * m], m, m);
-    match cholesky_in_place(view, LltRegularization::default(), par, stack, Default::default()) {
+    match cholesky_in_place(
+        view,
+        LltRegularization::default(),
+        par,
+        stack,
+        Default::default(),
+    ) {
         Ok(_) => Ok(()),
         Err(LltError::NonPositivePivot { index }) => Err(index),
     }
@@ -172,7 +178,10 @@ mod tests {
         let one = run(Par::Seq);
         for threads in [2, 3] {
             let many = run(Par::rayon(threads));
-            assert!(one.iter().zip(&many).all(|(x, y)| x.to_bits() == y.to_bits()));
+            assert!(one
+                .iter()
+                .zip(&many)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
         }
         assert_ne!(one, a, "the factorisation changed the matrix");
     }

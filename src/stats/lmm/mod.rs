@@ -10,7 +10,8 @@
 //!   aliased columns dropped, random terms in lme4's order;
 //! * [`model`]: cross-products of [Z X y] computed once, and the profiled
 //!   REML/ML objective over θ via a blocked Cholesky factor;
-//! * [`dense`]: the dense blocked Cholesky kernel;
+//! * [`dense`]: dense Cholesky (faer's for large matrices) and triangular
+//!   solves;
 //! * [`optim`]: bounded derivative-free optimisers (Brent, Nelder–Mead);
 //! * [`fit`]: the results (β̂, SEs, variance components, logLik, AIC, BIC,
 //!   singularity) and the conditional modes with conditional SDs.

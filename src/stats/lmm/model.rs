@@ -150,7 +150,12 @@ impl ScalarDowndate {
         let mut occ = vec![0usize; r1_rows.len()];
         let mut fill = cnt.clone();
         for &l in &by_class {
-            for (x, &r) in r1_rows.iter().enumerate().take(r1_ptr[l + 1]).skip(r1_ptr[l]) {
+            for (x, &r) in r1_rows
+                .iter()
+                .enumerate()
+                .take(r1_ptr[l + 1])
+                .skip(r1_ptr[l])
+            {
                 occ[fill[r as usize]] = x;
                 fill[r as usize] += 1;
             }
@@ -487,8 +492,8 @@ impl Model {
         let rss = yty - beta.iter().zip(&xty).map(|(b, c)| b * c).sum::<f64>();
         // Σ residuals (0 when X has an intercept column)
         let esum = (0..self.blocks[0].nlev)
-                .map(|l| self.level_residual_sum_first(l, &beta).1)
-                .sum::<f64>();
+            .map(|l| self.level_residual_sum_first(l, &beta).1)
+            .sum::<f64>();
         let mut sig_b = Vec::with_capacity(self.blocks.len());
         for (b, blk) in self.blocks.iter().enumerate() {
             // (n_g, Σ_g e) per level
@@ -662,7 +667,11 @@ impl Model {
         }
         if let (Some(dd), false) = (&self.down, keep) {
             let th2 = t1[0] * t1[0];
-            let c: Vec<f64> = dd.class_a11.iter().map(|&a| th2 / (th2 * a + 1.0)).collect();
+            let c: Vec<f64> = dd
+                .class_a11
+                .iter()
+                .map(|&a| th2 / (th2 * a + 1.0))
+                .collect();
             let mut lam = vec![1.0; m];
             for (k, lk) in lam.iter_mut().enumerate().take(m_re) {
                 *lk = t[self.rest_blk[k] as usize][0];
@@ -671,7 +680,11 @@ impl Model {
                 let (lo, hi) = (dd.row_ptr[a], dd.row_ptr[a + 1]);
                 let la = lam[a];
                 let row = &mut s[a * m..a * m + a + 1];
-                for ((&b, &k), &v) in dd.cols[lo..hi].iter().zip(&dd.class[lo..hi]).zip(&dd.vals[lo..hi]) {
+                for ((&b, &k), &v) in dd.cols[lo..hi]
+                    .iter()
+                    .zip(&dd.class[lo..hi])
+                    .zip(&dd.vals[lo..hi])
+                {
                     row[b as usize] -= la * lam[b as usize] * c[k as usize] * v;
                 }
             }
