@@ -10,6 +10,7 @@ pub mod error;
 pub mod literature;
 pub mod output;
 pub mod plot;
+pub mod report;
 pub mod simulate;
 pub mod stats;
 

@@ -3,6 +3,8 @@
 //! Set OUTCOMES_PLOT_DIR=/some/dir to also write the example figures there
 //! (PNG and SVG) for looking at them.
 
+#[path = "common/svg.rs"]
+mod svg;
 use outcomes::plot::forest::{Diamond, ForestLine, ForestPlot, ForestRow};
 use outcomes::plot::funnel::{FunnelPlot, FunnelPoint};
 use outcomes::plot::shares::{Published, Share, SharesPlot};
@@ -11,42 +13,13 @@ use outcomes::plot::{
     tight_axis, Chart, Width,
 };
 use std::path::PathBuf;
+use svg::{count, texts};
 
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("outcomes-plot-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// The text content of every `<text>` element, unescaped.
-fn texts(svg: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = svg;
-    while let Some(i) = rest.find("<text") {
-        rest = &rest[i..];
-        let start = rest.find('>').unwrap() + 1;
-        let end = rest.find("</text>").unwrap();
-        out.push(
-            rest[start..end]
-                .trim()
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&apos;", "'")
-                .replace("&amp;", "&"),
-        );
-        rest = &rest[end..];
-    }
-    out
-}
-
-/// Number of `<tag` elements whose attributes contain `attr`.
-fn count(svg: &str, tag: &str, attr: &str) -> usize {
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .filter(|s| s[..s.find('>').unwrap()].contains(attr))
-        .count()
 }
 
 const BLUE: &str = "fill=\"#0072B2\"";

@@ -10,7 +10,7 @@
 //! sample (the same threshold and cut-off for every therapist), and the
 //! total is reported beside the groups.
 
-use super::common::{InputArgs, OutputArgs};
+use super::common::{FigureArgs, InputArgs, OutputArgs};
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::roles::{Role, SpecMeasure};
 use crate::data::table::{Column, Table};
@@ -18,7 +18,7 @@ use crate::error::{Error, Problem, Problems, Result};
 use crate::output::{emit, to_json, OutFormat};
 use crate::stats::change::{
     reliable_change_with_reference, Categories, ChangeParams, ChangeResult, CutoffInfo, CutoffSpec,
-    Norms, RciInfo, RciMethod,
+    Norms, PersonChange, RciInfo, RciMethod,
 };
 use crate::stats::effect::{effect_sizes, Comparison, Direction, EffectSizes, MeanSd, PrePost};
 use crate::stats::measures::{benchmark, builtin, Measure, BUILTIN_NAMES};
@@ -126,6 +126,11 @@ pub struct ChangeArgs {
     #[arg(long, value_name = "COL", help_heading = "NHS Talking Therapies")]
     pub sessions: Option<String>,
 
+    /// --plot: the Jacobson plot of first against last scores (binned, with
+    /// cells of fewer than 8 clients left out, under --suppress).
+    #[command(flatten)]
+    pub figure: FigureArgs,
+
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -202,6 +207,10 @@ pub struct ChangeReport {
     pub excluded: Vec<Exclusion>,
     pub suppressed: bool,
     pub notes: Vec<String>,
+    /// Per-client results of the whole sample, for figures (never serialised:
+    /// client-level data stay out of JSON and reports).
+    #[serde(skip)]
+    pub people: Vec<PersonChange>,
 }
 
 fn measure_from_spec(m: &SpecMeasure) -> Result<Measure> {
@@ -724,6 +733,7 @@ pub fn build(args: &ChangeArgs) -> Result<ChangeReport> {
         excluded: excluded_rows,
         suppressed: args.suppress,
         notes,
+        people: total_res.people,
     })
 }
 
@@ -1131,6 +1141,49 @@ fn render_nhs(nhs: &NhsResult, suppress: bool) -> String {
 }
 
 /// `--format csv`: one row per group plus the total.
+/// The category table as a report shows it: one row per group and the
+/// total, `n`, pre and post means, d_av with its interval, and each category
+/// as `count (percent)`; under suppression counts follow the small-number
+/// rule (science.md §6) and statistics of 1–7 people are `*`.
+pub fn display_table(r: &ChangeReport) -> (Vec<String>, Vec<Vec<String>>) {
+    let rows = display_rows(r);
+    let cells = category_cells(&rows, r.suppressed);
+    let mut header = vec![
+        r.by.clone().unwrap_or_else(|| "group".to_string()),
+        "n".to_string(),
+        "pre mean".to_string(),
+        "post mean".to_string(),
+        "d_av [95% CI]".to_string(),
+    ];
+    header.extend(CATS.iter().map(|c| c.to_string()));
+    let body = rows
+        .iter()
+        .zip(&cells)
+        .map(|(row, cats)| {
+            let mut rec = vec![row.label.clone(), n_text(row.n, r.suppressed)];
+            match &row.summary {
+                Some(x) => {
+                    let st = |v: f64| stat_text(v, x.n, r.suppressed, 2);
+                    let d = x.effect_sizes.d_av;
+                    let ci = if st(d.estimate) == "*" {
+                        "*".to_string()
+                    } else {
+                        format!("{} [{}, {}]", st(d.estimate), st(d.ci_lb), st(d.ci_ub))
+                    };
+                    rec.extend([st(x.pre.mean), st(x.post.mean), ci]);
+                }
+                None => rec.extend(std::iter::repeat_n("-".to_string(), 3)),
+            }
+            rec.extend(
+                cats.iter()
+                    .map(|c| c.map_or("-".to_string(), |c| c.text(r.suppressed))),
+            );
+            rec
+        })
+        .collect();
+    (header, body)
+}
+
 fn render_csv(r: &ChangeReport) -> String {
     let rows = display_rows(r);
     let cells = category_cells(&rows, r.suppressed);
@@ -1182,6 +1235,14 @@ fn render_csv(r: &ChangeReport) -> String {
 
 /// JSON with `--suppress`: counts replaced by their displayed values.
 fn suppress_json(r: &ChangeReport) -> Result<String> {
+    let v = suppressed_value(r)?;
+    let mut s = serde_json::to_string_pretty(&v).map_err(|e| Error::other(e.to_string()))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// The report as JSON with counts replaced by their displayed values.
+pub fn suppressed_value(r: &ChangeReport) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(r).map_err(|e| Error::other(e.to_string()))?;
     let rows = display_rows(r);
     let cells = category_cells(&rows, true);
@@ -1217,13 +1278,69 @@ fn suppress_json(r: &ChangeReport) -> Result<String> {
         }
     }
     apply(&mut v, &cells[ng], r.total.n);
-    let mut s = serde_json::to_string_pretty(&v).map_err(|e| Error::other(e.to_string()))?;
-    s.push('\n');
-    Ok(s)
+    Ok(v)
+}
+
+/// The Jacobson plot of the whole sample (Jacobson & Truax 1991): points, or
+/// cells of at least 8 clients when small numbers are suppressed.
+pub fn jacobson_chart(r: &ChangeReport) -> crate::plot::jacobson::JacobsonPlot {
+    use crate::plot::jacobson::{JacobsonMode, JacobsonPlot, JacobsonPoint};
+    let points = r
+        .people
+        .iter()
+        .map(|p| JacobsonPoint {
+            pre: p.pre,
+            post: p.post,
+            category: p.category,
+        })
+        .collect();
+    let measure = r
+        .measure
+        .as_ref()
+        .map_or("score".to_string(), |m| m.name.clone());
+    let mut jp = JacobsonPlot::new(points, r.total.rci.threshold, measure);
+    jp.cutoff = r.total.cutoff.as_ref().map(|c| c.value);
+    jp.lower_is_better = r.conventions.direction == Direction::LowerBetter;
+    jp.range = r.measure.as_ref().map(|m| (m.min, m.max));
+    if r.suppressed {
+        jp.mode = JacobsonMode::Binned {
+            cell: jacobson_cell(r, 8),
+            min_count: 8,
+        };
+    }
+    jp
+}
+
+/// Cell side for a binned Jacobson plot: the smallest multiple (1 to 5) of
+/// one PHQ-9-sized step (range / 27, at least 1 point) whose cells of fewer
+/// than `min_count` clients hide at most a tenth of the clients (a small
+/// clinic gets coarser cells rather than an empty figure).
+pub fn jacobson_cell(r: &ChangeReport, min_count: usize) -> f64 {
+    let (lo, base) = r.measure.as_ref().map_or((0.0, 1.0), |m| {
+        (m.min, ((m.max - m.min) / 27.0).max(1.0).round())
+    });
+    let n = r.people.len();
+    for k in 1..=5 {
+        let cell = base * k as f64;
+        let mut cells: BTreeMap<(i64, i64), usize> = BTreeMap::new();
+        for p in &r.people {
+            let key = (
+                ((p.pre - lo) / cell).round() as i64,
+                ((p.post - lo) / cell).round() as i64,
+            );
+            *cells.entry(key).or_default() += 1;
+        }
+        let hidden: usize = cells.values().filter(|&&c| c < min_count).sum();
+        if hidden * 10 <= n {
+            return cell;
+        }
+    }
+    base * 5.0
 }
 
 pub fn run(args: &ChangeArgs) -> Result<()> {
     let report = build(args)?;
+    args.figure.save(&jacobson_chart(&report))?;
     for n in &report.notes {
         if args.out.format == OutFormat::Table && args.out.output.is_some() {
             eprintln!("note: {n}");

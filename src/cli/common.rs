@@ -124,6 +124,30 @@ pub struct OutputArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `--plot FILE` with the figure's width and resolution.
+#[derive(Args, Debug, Clone)]
+pub struct FigureArgs {
+    /// Write the command's chart to FILE (.svg or .png; format by extension).
+    #[arg(long, value_name = "FILE", help_heading = "Figures")]
+    pub plot: Option<PathBuf>,
+    /// Figure width: single (85 mm) or double (175 mm) journal column.
+    #[arg(long, value_enum, default_value_t = crate::plot::Width::Single, help_heading = "Figures")]
+    pub width: crate::plot::Width,
+    /// Resolution of PNG figures.
+    #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Figures")]
+    pub dpi: u32,
+}
+
+impl FigureArgs {
+    /// Saves `chart` when `--plot` was given.
+    pub fn save(&self, chart: &impl crate::plot::Chart) -> Result<()> {
+        match &self.plot {
+            Some(path) => crate::plot::save(chart, path, self.width, self.dpi),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The numbers of column `col` (NaN where missing), for a flag such as
 /// `--yi`: an absent column is an input error listing the columns, and text
 /// that is not a number is collected in `problems` with line, column and

@@ -7,7 +7,7 @@
 //! codes in numeric order, as R's `factor()` orders them), numbers stay
 //! numeric in the fixed part.
 
-use super::common::{InputArgs, OutputArgs};
+use super::common::{FigureArgs, InputArgs, OutputArgs};
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::table::{format_num, ColumnData, Table};
 use crate::error::{Error, Result};
@@ -35,6 +35,10 @@ pub struct LmmArgs {
     /// conditional SDs (lme4's ranef(condVar = TRUE)).
     #[arg(long)]
     pub ranef: bool,
+    /// --plot: a caterpillar plot of the first grouping factor's conditional
+    /// modes (first term) with 95% intervals, ranked.
+    #[command(flatten)]
+    pub figure: FigureArgs,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -339,8 +343,46 @@ fn render_csv(r: &LmmReport) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// Caterpillar plot of one grouping factor's conditional modes (first term)
+/// with `mode ± 1.96 conditional SD`.
+pub fn caterpillar_chart(re: &RandomEffects) -> crate::plot::caterpillar::CaterpillarPlot {
+    use crate::plot::caterpillar::{CaterpillarItem, CaterpillarPlot};
+    let z = crate::stats::effect::qnorm(0.975);
+    let items = re
+        .levels
+        .iter()
+        .zip(re.modes.iter().zip(&re.cond_sd))
+        .map(|(level, (m, sd))| CaterpillarItem {
+            label: level.clone(),
+            estimate: m[0],
+            lower: m[0] - z * sd[0],
+            upper: m[0] + z * sd[0],
+        })
+        .collect();
+    let term = re.terms.first().map_or("(Intercept)", |t| t.as_str());
+    CaterpillarPlot::new(
+        items,
+        format!("{}: {term} (conditional mode, 95% interval)", re.group),
+    )
+}
+
 pub fn run(args: &LmmArgs) -> Result<()> {
     let report = build(args)?;
+    if args.figure.plot.is_some() {
+        let re = match &report.ranef {
+            Some(r) => r.clone(),
+            None => build(&LmmArgs {
+                ranef: true,
+                ..args.clone()
+            })?
+            .ranef
+            .unwrap_or_default(),
+        };
+        let first = re
+            .first()
+            .ok_or_else(|| Error::analysis("--plot: the model has no random effects to plot"))?;
+        args.figure.save(&caterpillar_chart(first))?;
+    }
     let text = match args.out.format {
         OutFormat::Json => to_json(&report)?,
         OutFormat::Table => render_table(&report),

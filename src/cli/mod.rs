@@ -7,6 +7,7 @@ pub mod escalc;
 pub mod inspect;
 pub mod lmm;
 pub mod meta;
+pub mod report;
 pub mod simulate;
 pub mod variance;
 
@@ -59,6 +60,8 @@ pub enum Command {
     Meta(meta::MetaArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
     Inspect(inspect::InspectArgs),
+    /// Write a report folder (HTML, Markdown, LaTeX and CSV tables, figures, results.json) of every analysis the roles allow.
+    Report(report::ReportArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
     Simulate(simulate::SimulateArgs),
     /// How much of the outcome is client, technique, relationship, therapist and site: Shapley shares with bootstrap intervals.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect::run(&a),
         Command::Lmm(a) => lmm::run(&a),
         Command::Meta(a) => meta::run(&a),
+        Command::Report(a) => report::run(&a),
         Command::Simulate(a) => simulate::run(&a),
         Command::Variance(a) => variance::run(&a),
     }

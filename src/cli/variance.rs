@@ -7,7 +7,7 @@
 //! with R's treatment-contrast dummies, the identifiability checks, the
 //! decomposition, the cluster bootstrap, and the output.
 
-use super::common::{InputArgs, OutputArgs};
+use super::common::{FigureArgs, InputArgs, OutputArgs};
 use super::lmm::factor;
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::roles::Role;
@@ -22,7 +22,6 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct VarianceArgs {
@@ -53,16 +52,10 @@ pub struct VarianceArgs {
     /// Confidence level in percent.
     #[arg(long, default_value_t = 95.0)]
     pub level: f64,
-    /// Variance-share chart to FILE (.svg or .png): the Shapley shares with their
-    /// intervals and, in a separate panel, the published bivariate estimates.
-    #[arg(long, value_name = "FILE", help_heading = "Figures")]
-    pub plot: Option<PathBuf>,
-    /// Figure width: single (85 mm) or double (175 mm) journal column.
-    #[arg(long, value_enum, default_value_t = crate::plot::Width::Single, help_heading = "Figures")]
-    pub width: crate::plot::Width,
-    /// Resolution of PNG figures.
-    #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Figures")]
-    pub dpi: u32,
+    /// --plot: the variance-share chart (Shapley shares with their intervals
+    /// and, in a separate panel, the published bivariate estimates).
+    #[command(flatten)]
+    pub figure: FigureArgs,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -1258,7 +1251,7 @@ fn render_csv(r: &VarianceReport) -> String {
 }
 
 /// The variance-share chart of the report.
-fn shares_chart(r: &VarianceReport) -> crate::plot::shares::SharesPlot {
+pub(crate) fn shares_chart(r: &VarianceReport) -> crate::plot::shares::SharesPlot {
     use crate::plot::shares::{Published as Pub, Share as Bar, SharesPlot};
     let shares = r
         .shares
@@ -1291,9 +1284,7 @@ fn shares_chart(r: &VarianceReport) -> crate::plot::shares::SharesPlot {
 
 pub fn run(args: &VarianceArgs) -> Result<()> {
     let report = build(args)?;
-    if let Some(path) = &args.plot {
-        crate::plot::save(&shares_chart(&report), path, args.width, args.dpi)?;
-    }
+    args.figure.save(&shares_chart(&report))?;
     let text = match args.out.format {
         OutFormat::Json => to_json(&report)?,
         OutFormat::Table => render_table(&report),

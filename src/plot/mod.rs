@@ -17,9 +17,14 @@
 //! to make figures and presentations that are friendly to colorblind people.
 //! <https://jfly.uni-koeln.de/color/>).
 
+pub mod caterpillar;
+pub mod change_groups;
 pub mod forest;
 pub mod funnel;
+pub mod jacobson;
+pub mod rates_funnel;
 pub mod shares;
+pub mod trajectories;
 
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
@@ -598,6 +603,49 @@ pub fn x_axis<DB: DrawingBackend>(
 /// Height an [`x_axis`] takes below its line, in points.
 pub fn x_axis_height() -> f64 {
     3.0 + 2.0 + CAP_HEIGHT * SMALL_PT + 3.0 + TEXT_PT + 0.3 * TEXT_PT
+}
+
+/// Width a [`y_axis`] takes left of its line, in points: the title, the
+/// widest tick label and the ticks.
+pub fn y_axis_width(ticks: &[f64], digits: usize) -> f64 {
+    let widest = ticks
+        .iter()
+        .map(|&t| text_width(&num(t, digits), SMALL_PT, false))
+        .fold(0.0, f64::max);
+    TEXT_PT + 4.0 + widest + 2.0 + 3.0
+}
+
+/// Draws a vertical axis at `x` (points) for `scale` (data to y points),
+/// with ticks pointing left, tick labels and a title set vertically at the
+/// left edge `x − y_axis_width(..)`.
+pub fn y_axis<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    scale: &Scale,
+    ticks: &[f64],
+    digits: usize,
+    x: f64,
+    title: &str,
+) -> Result<()> {
+    let tick_len = 3.0;
+    c.line(&[(x, scale.p0), (x, scale.p1)], palette::BLACK, AXIS_LW)?;
+    for &t in ticks {
+        let y = scale.map(t);
+        c.line(&[(x - tick_len, y), (x, y)], palette::BLACK, AXIS_LW)?;
+        c.text(
+            &num(t, digits),
+            x - tick_len - 2.0,
+            y + CAP_HEIGHT * SMALL_PT / 2.0,
+            TextStyleSpec::new(SMALL_PT).align(Align::Right),
+        )?;
+    }
+    let left = x - y_axis_width(ticks, digits);
+    c.text(
+        title,
+        left + 0.8 * TEXT_PT,
+        (scale.p0 + scale.p1) / 2.0,
+        TextStyleSpec::new(TEXT_PT).align(Align::Center).vertical(),
+    )?;
+    Ok(())
 }
 
 // -------------------------------------------------------------- output ---

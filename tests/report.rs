@@ -1,0 +1,175 @@
+//! `outcomes report`: the folder of the contract, determinism against the
+//! committed `reports/example/`, privacy of what it writes, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_outcomes")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("outcomes-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["", "tables", "figures"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if e.path().is_file() {
+                let name = e.file_name().to_string_lossy().to_string();
+                out.push(if sub.is_empty() {
+                    name
+                } else {
+                    format!("{sub}/{name}")
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// provenance.json without the two entries that differ between runs: the
+/// time and the command line (the output folder).
+fn provenance_core(p: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("time");
+    o.remove("command_line");
+    v
+}
+
+/// The committed example report is what the current code writes for the
+/// README's main command (same data, seed and bootstrap), byte for byte
+/// apart from provenance's time and command line: it never goes stale.
+#[test]
+fn example_report_is_current() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
+    let out = tempdir("example").join("example");
+    let st = Command::new(bin())
+        .args(["report", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let (want, got) = (files(&example), files(&out));
+    assert_eq!(
+        want, got,
+        "reports/example has other files: regenerate it with \
+         `cargo run --release -- report --out reports/example`"
+    );
+    for f in &want {
+        if f == "provenance.json" {
+            assert_eq!(
+                provenance_core(&example.join(f)),
+                provenance_core(&out.join(f))
+            );
+            continue;
+        }
+        let (a, b) = (
+            std::fs::read(example.join(f)).unwrap(),
+            std::fs::read(out.join(f)).unwrap(),
+        );
+        assert!(
+            a == b,
+            "reports/example/{f} is stale: regenerate it with \
+             `cargo run --release -- report --out reports/example`"
+        );
+    }
+}
+
+#[test]
+fn folder_has_the_contract_files_and_nothing_identifying() {
+    let out = tempdir("contract").join("r");
+    let st = Command::new(bin())
+        .args(["report", "--bootstrap", "50", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let fs = files(&out);
+    for f in ["index.html", "report.md", "results.json", "provenance.json"] {
+        assert!(fs.contains(&f.to_string()), "{f} missing: {fs:?}");
+    }
+    for ext in [".csv", ".tex"] {
+        assert!(fs
+            .iter()
+            .any(|f| f.starts_with("tables/") && f.ends_with(ext)));
+    }
+    for ext in [".svg", ".png"] {
+        assert_eq!(
+            fs.iter()
+                .filter(|f| f.starts_with("figures/") && f.ends_with(ext))
+                .count(),
+            5,
+            "{fs:?}"
+        );
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<style>"));
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "offline"
+    );
+    assert!(
+        html.contains("accounted for") && html.contains("% CI ["),
+        "APA sentences"
+    );
+    // no client or therapist IDs of the demo data (C0001…, T001…) anywhere
+    let id = regex::Regex::new(r"\b[CT]\d{3,4}\b").unwrap();
+    for f in &fs {
+        if f.ends_with(".png") {
+            continue;
+        }
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(!id.is_match(&text), "{f} names a client or therapist");
+    }
+    // suppression: every count in the change table is a multiple of 5 or *
+    let csv = std::fs::read_to_string(out.join("tables/change.csv")).unwrap();
+    for line in csv.lines().skip(1) {
+        let n = line.split(',').nth(1).unwrap();
+        assert!(n == "*" || n.parse::<u64>().unwrap() % 5 == 0, "{line}");
+    }
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    for k in ["version", "command_line", "input", "seed", "time", "files"] {
+        assert!(prov.get(k).is_some(), "provenance lacks {k}");
+    }
+    assert_eq!(prov["input"]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let dir = tempdir("bad");
+    let out = dir.join("r");
+    let st = Command::new(bin())
+        .args(["report", "no-such-file.csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("no-such-file.csv"));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
