@@ -173,3 +173,48 @@ fn bad_input_exits_2_and_writes_nothing() {
         "nothing written"
     );
 }
+
+/// Study-level data: the report is a meta-analysis of the Metapsy
+/// depression database (waitlist-controlled comparisons by therapy type),
+/// with the numbers of `outcomes meta` (checked against metafor in
+/// tests/meta_cli.rs) and a funnel plot; no forest plot above 60 studies.
+#[test]
+fn study_level_report_is_a_meta_analysis() {
+    let db = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/datasets/metapsy/data-depression-psyctr.data.csv");
+    if !db.exists() {
+        println!("skipped: ../shared is absent");
+        return;
+    }
+    let out = tempdir("meta").join("r");
+    let st = Command::new(bin())
+        .arg("report")
+        .arg(&db)
+        .args([
+            "--yi",
+            ".g",
+            "--sei",
+            ".g_se",
+            "--where",
+            "condition_arm2 = 'wl'",
+        ])
+        .args(["--subgroup", "condition_arm1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("k = 397"), "{md}");
+    assert!(md.contains("F(8, 388)"), "{md}");
+    assert!(md.contains("forest plot is not drawn"));
+    let fs = files(&out);
+    assert!(fs.contains(&"figures/funnel.svg".to_string()));
+    assert!(!fs.iter().any(|f| f.contains("forest")));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["sections"]["meta"]["k"], 397);
+}

@@ -1099,7 +1099,7 @@ fn render_csv(r: &MetaReport) -> String {
 
 /// The forest plot of the report: studies (under subgroup headings when
 /// --subgroup is given), the pooled diamond and the prediction interval.
-fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
+pub(crate) fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
     use crate::plot::forest::{Diamond, ForestLine, ForestPlot, ForestRow};
     let row = |s: &Study| {
         ForestLine::Study(ForestRow {
@@ -1146,7 +1146,7 @@ fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
     f
 }
 
-fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
+pub(crate) fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
     use crate::plot::funnel::{FunnelPlot, FunnelPoint};
     let pts = r
         .studies

@@ -34,6 +34,44 @@ pub struct ReportArgs {
     /// others rounded to 5, the NHS Digital rule). Only for internal use.
     #[arg(long, help_heading = "Report")]
     pub no_suppression: bool,
+    /// Study-level data: column with the effect sizes (e.g. Hedges' g). The
+    /// report is then a meta-analysis (random effects, REML, Knapp–Hartung).
+    #[arg(long, value_name = "COL", help_heading = "Study-level data")]
+    pub yi: Option<String>,
+    /// Study-level data: column with the sampling variances.
+    #[arg(
+        long,
+        value_name = "COL",
+        requires = "yi",
+        help_heading = "Study-level data"
+    )]
+    pub vi: Option<String>,
+    /// Study-level data: column with the standard errors (instead of --vi).
+    #[arg(
+        long,
+        value_name = "COL",
+        requires = "yi",
+        conflicts_with = "vi",
+        help_heading = "Study-level data"
+    )]
+    pub sei: Option<String>,
+    /// Study-level data: column with the study labels.
+    #[arg(
+        long,
+        value_name = "COL",
+        requires = "yi",
+        help_heading = "Study-level data"
+    )]
+    pub slab: Option<String>,
+    /// Study-level data: pooled estimates per level of this column, and
+    /// the test of their difference.
+    #[arg(
+        long,
+        value_name = "COL",
+        requires = "yi",
+        help_heading = "Study-level data"
+    )]
+    pub subgroup: Option<String>,
     /// PNG resolution of the figures.
     #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Report")]
     pub dpi: u32,

@@ -128,7 +128,14 @@ fn optional<T>(r: Result<T>, what: &str, notes: &mut Vec<String>) -> Result<Opti
     }
 }
 
+/// Largest number of studies drawn in the report's forest plot (a forest of
+/// hundreds of rows is no longer readable; `outcomes meta --forest` draws any).
+const MAX_FOREST: usize = 60;
+
 pub fn build(args: &ReportArgs) -> Result<Report> {
+    if args.yi.is_some() {
+        return build_meta(args);
+    }
     let suppress = !args.no_suppression;
     let base = input_argv(&args.input);
     let mut skipped: Vec<String> = Vec::new();
@@ -779,4 +786,215 @@ fn references() -> Vec<String> {
         "Shapley, L. S. (1953). A value for n-person games. In H. W. Kuhn & A. W. Tucker (Eds.), Contributions to the theory of games II (pp. 307–317). Princeton University Press.".into(),
         "Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional performance. Statistics in Medicine, 24(8), 1185–1202.".into(),
     ]
+}
+
+/// The report of study-level data: a random-effects meta-analysis.
+fn build_meta(args: &ReportArgs) -> Result<Report> {
+    let mut argv: Vec<String> = vec!["meta".into()];
+    argv.extend(input_argv(&args.input));
+    let mut flag = |name: &str, v: &Option<String>| {
+        if let Some(x) = v {
+            argv.push(format!("--{name}"));
+            argv.push(x.clone());
+        }
+    };
+    flag("yi", &args.yi);
+    flag("vi", &args.vi);
+    flag("sei", &args.sei);
+    flag("slab", &args.slab);
+    flag("subgroup", &args.subgroup);
+    argv.extend([
+        "--test".into(),
+        "knha".into(),
+        "--bias".into(),
+        "--level".into(),
+        args.level.to_string(),
+    ]);
+    let r = match parse(&argv)? {
+        Command::Meta(a) => crate::cli::meta::build(&a)?,
+        _ => return Err(Error::other("report: cannot set up the meta-analysis")),
+    };
+    let f = &r.fit;
+    let lv = args.level;
+    let mut sec = Section {
+        title: "Meta-analysis".into(),
+        ..Default::default()
+    };
+    let pi = match (f.pi_lb, f.pi_ub) {
+        (Some(a), Some(b)) => {
+            format!("; the {lv:.0}% prediction interval for a new study was [{a:.2}, {b:.2}]")
+        }
+        _ => String::new(),
+    };
+    sec.paragraphs.push(format!(
+        "A random-effects model ({} estimator of τ², Knapp–Hartung test) pooled k = {} effect sizes: {:.2}, {lv:.0}% \
+         CI [{:.2}, {:.2}], t({}) = {:.2}, p {}. Heterogeneity: τ² = {:.3}, I² = {:.1}%, Q({}) = {:.1}, p {}{pi}.",
+        f.method,
+        f.k,
+        f.estimate,
+        f.ci_lb,
+        f.ci_ub,
+        f.df.unwrap_or(f.k - 1),
+        f.stat,
+        p_text(f.pval),
+        f.tau2,
+        f.i2,
+        f.q_df,
+        f.q,
+        p_text(f.q_pval),
+    ));
+    if let (Some(e), Some(tf)) = (&r.egger, &r.trimfill) {
+        sec.paragraphs.push(format!(
+            "Egger's regression test for funnel-plot asymmetry: t = {:.2}, p {}. Trim and fill ({}) imputed {} \
+             studies on the {} side; the adjusted estimate was {:.2}, {lv:.0}% CI [{:.2}, {:.2}].",
+            e.stat,
+            p_text(e.pval),
+            tf.estimator,
+            tf.k0,
+            tf.side,
+            tf.estimate,
+            tf.ci_lb,
+            tf.ci_ub
+        ));
+    }
+    let f2 = |x: f64| format!("{x:.2}");
+    let ci = |a: f64, b: f64| format!("[{}, {}]", f2(a), f2(b));
+    let mut rows = vec![vec![
+        "All studies".to_string(),
+        f.k.to_string(),
+        f2(f.estimate),
+        ci(f.ci_lb, f.ci_ub),
+        format!("{:.3}", f.tau2),
+        format!("{:.1}", f.i2),
+    ]];
+    if let Some(groups) = &r.subgroups {
+        for g in groups {
+            match &g.fit {
+                Some(x) => rows.push(vec![
+                    g.group.clone(),
+                    x.k.to_string(),
+                    f2(x.estimate),
+                    ci(x.ci_lb, x.ci_ub),
+                    format!("{:.3}", x.tau2),
+                    format!("{:.1}", x.i2),
+                ]),
+                None => rows.push(vec![
+                    g.group.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]),
+            }
+        }
+    }
+    let note = r.subgroup_test.as_ref().map(|t| {
+        let stat = match t.df2 {
+            Some(d2) => format!("F({}, {d2})", t.df),
+            None => format!("QM({})", t.df),
+        };
+        format!(
+            "Test of subgroup differences: {stat} = {:.2}, p {}.",
+            t.qm,
+            p_text(t.pval)
+        )
+    });
+    if let Some(n) = &note {
+        sec.paragraphs.push(n.clone());
+    }
+    sec.tables.push(Table {
+        name: "meta".into(),
+        caption: "Pooled effect sizes (random effects)".into(),
+        header: vec![
+            "studies".into(),
+            "k".into(),
+            "estimate".into(),
+            format!("{lv:.0}% CI"),
+            "τ²".into(),
+            "I² (%)".into(),
+        ],
+        rows,
+        note,
+    });
+    if r.studies.len() <= MAX_FOREST {
+        sec.figures.push(figure(
+            &crate::cli::meta::forest_of(&r),
+            "forest",
+            format!("Forest plot: effect sizes with {lv:.0}% CIs, weights, the pooled estimate and the prediction interval."),
+            args.dpi,
+        )?);
+    } else {
+        sec.paragraphs.push(format!(
+            "With k = {} the forest plot is not drawn here (more than {MAX_FOREST} rows); `outcomes meta --forest \
+             FILE` draws it.",
+            r.studies.len()
+        ));
+    }
+    sec.figures.push(figure(
+        &crate::cli::meta::funnel_of(&r),
+        "funnel",
+        "Contour-enhanced funnel plot: shading marks where a study would be significant at p < .10, .05 and .01; \
+         hollow points are studies imputed by trim and fill."
+            .into(),
+        args.dpi,
+    )?);
+    sec.commands.push(shown(&argv));
+    let info = r.input.clone();
+    let dataset = info.path.clone();
+    let results = json!({
+        "command": "report",
+        "version": crate::VERSION,
+        "input": {"path": info.path, "sha256": info.sha256},
+        "seed": args.seed,
+        "sections": {"meta": serde_json::to_value(&r).map_err(|e| Error::other(e.to_string()))?},
+    });
+    Ok(Report {
+        title: "Meta-analysis report".into(),
+        summary: vec![format!(
+            "Analysis of {dataset}: {} rows read, {} effect sizes analysed. Generated by outcomes {}.",
+            info.rows_read,
+            info.rows_used,
+            crate::VERSION
+        )],
+        dataset,
+        sections: vec![sec],
+        methods: vec![format!(
+            "Effect sizes were pooled in a random-effects model with the {} estimator of τ² (Viechtbauer 2005) and \
+             the Knapp–Hartung adjustment (Knapp & Hartung 2003), as metafor's rma() computes them (Viechtbauer \
+             2010); the confidence interval of τ² is the Q-profile interval. Funnel-plot asymmetry was tested by \
+             Egger's regression (Egger et al. 1997) and trim and fill (Duval & Tweedie 2000).",
+            f.method
+        )],
+        caveats: vec![
+            "Pooled estimates average over the studies' populations, comparisons and outcome measures; with high \
+             heterogeneity the prediction interval says more about a new study than the mean does."
+                .into(),
+            "Funnel-plot asymmetry can come from small-study effects other than publication bias.".into(),
+        ],
+        references: vec![
+            "Duval, S., & Tweedie, R. (2000). Trim and fill: A simple funnel-plot-based method of testing and adjusting for publication bias in meta-analysis. Biometrics, 56(2), 455–463.".into(),
+            "Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis detected by a simple, graphical test. BMJ, 315(7109), 629–634.".into(),
+            "Knapp, G., & Hartung, J. (2003). Improved tests for a random effects meta-regression with a single covariate. Statistics in Medicine, 22(17), 2693–2710.".into(),
+            "Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators in the random-effects model. Journal of Educational and Behavioral Statistics, 30(3), 261–293.".into(),
+            "Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package. Journal of Statistical Software, 36(3), 1–48.".into(),
+        ],
+        results,
+        input_path: info.path,
+        input_sha256: info.sha256,
+        seed: args.seed,
+    })
+}
+
+/// "= .035" or "< .001" (APA 7th ed., §6.36: no leading zero, exact to three
+/// decimals, "< .001" below that).
+fn p_text(p: f64) -> String {
+    if !p.is_finite() {
+        return "= NA".into();
+    }
+    if p < 0.001 {
+        return "< .001".into();
+    }
+    let s = format!("{p:.3}");
+    format!("= {}", s.trim_start_matches('0'))
 }
