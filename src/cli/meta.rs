@@ -93,7 +93,12 @@ pub struct MetaArgs {
     pub level: f64,
     /// Forest plot to FILE (.svg or .png): studies, weights, CIs, pooled diamond,
     /// prediction interval, subgroup headings.
-    #[arg(long, value_name = "FILE", help_heading = "Figures")]
+    #[arg(
+        long,
+        visible_alias = "plot",
+        value_name = "FILE",
+        help_heading = "Figures"
+    )]
     pub forest: Option<PathBuf>,
     /// Contour-enhanced funnel plot to FILE (.svg or .png), with trim-and-fill
     /// points when --bias is given.

@@ -104,39 +104,6 @@ struct Layout {
     height: f64,
 }
 
-/// Words of `text` set at `size_pt` in lines at most `max_pt` wide (a word
-/// longer than that is shortened with an ellipsis); at most `max_lines`,
-/// the last shortened if the text does not fit.
-fn wrap(text: &str, size_pt: f64, max_pt: f64, max_lines: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for w in text.split_whitespace() {
-        let cand = if cur.is_empty() {
-            w.to_string()
-        } else {
-            format!("{cur} {w}")
-        };
-        if cur.is_empty() || text_width(&cand, size_pt, false) <= max_pt {
-            cur = cand;
-        } else {
-            lines.push(std::mem::take(&mut cur));
-            cur = w.to_string();
-        }
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    if lines.len() > max_lines {
-        let rest = lines[max_lines - 1..].join(" ");
-        lines.truncate(max_lines - 1);
-        lines.push(rest);
-    }
-    lines
-        .into_iter()
-        .map(|l| fit_text(&l, size_pt, false, max_pt))
-        .collect()
-}
-
 /// A value for a legend: as few decimals as it needs (at most 3).
 fn short_num(v: f64) -> String {
     num(v, tick_digits(v).min(3))
@@ -247,7 +214,7 @@ impl CaterpillarPlot {
         // The title, centred under the axis: wrap rather than clip.
         let centre = (left + right) / 2.0;
         let title_w = 2.0 * (centre - PAD).min(width - PAD - centre);
-        let title = wrap(&self.x_label, TEXT_PT, title_w, 2);
+        let title = super::wrap_text(&self.x_label, TEXT_PT, title_w, 2);
         let extra = (title.len().max(1) - 1) as f64 * 1.2 * TEXT_PT;
 
         // Legend: one line (wrapped if the figure is very narrow).

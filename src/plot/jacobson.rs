@@ -241,33 +241,6 @@ fn classes(lo: usize, hi: usize) -> Vec<Class> {
         .collect()
 }
 
-/// Words in lines at most `max_pt` wide; breaks only at plain spaces, so
-/// words joined by no-break spaces stay on one line.
-fn wrap(text: &str, size_pt: f64, max_pt: f64) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for w in text.split(' ').filter(|w| !w.is_empty()) {
-        let cand = if cur.is_empty() {
-            w.to_string()
-        } else {
-            format!("{cur} {w}")
-        };
-        if cur.is_empty() || text_width(&cand, size_pt, false) <= max_pt {
-            cur = cand;
-        } else {
-            lines.push(std::mem::take(&mut cur));
-            cur = w.to_string();
-        }
-    }
-    if !cur.is_empty() {
-        lines.push(cur);
-    }
-    lines
-        .into_iter()
-        .map(|l| fit_text(&l, size_pt, false, max_pt))
-        .collect()
-}
-
 fn short_num(v: f64) -> String {
     num(v, tick_digits(v).min(2))
 }
@@ -540,7 +513,7 @@ impl JacobsonPlot {
         let x = Scale::new(d0, d1, left, left + side);
         let y = Scale::new(d0, d1, bottom, top);
 
-        let title_lines = wrap(&x_title, TEXT_PT, side.max(60.0));
+        let title_lines = super::wrap_text(&x_title, TEXT_PT, side.max(60.0), usize::MAX);
         let extra = (title_lines.len().max(1) - 1) as f64 * 1.2 * TEXT_PT;
         let axis_bottom = bottom + x_axis_height() + extra;
 
@@ -560,7 +533,7 @@ impl JacobsonPlot {
                     } else {
                         KEY_W + 3.0
                     };
-                    let lines = wrap(&it.text, SMALL_PT, col_w - key_w);
+                    let lines = super::wrap_text(&it.text, SMALL_PT, col_w - key_w, usize::MAX);
                     for (k, line) in lines.into_iter().enumerate() {
                         let mut item = it.clone();
                         item.text = line;
@@ -593,7 +566,7 @@ impl JacobsonPlot {
                     }
                     if it.key == Key::None && w > x_end - left {
                         // Too long for a line: wrapped, each line its own row.
-                        for line in wrap(&it.text, SMALL_PT, x_end - left) {
+                        for line in super::wrap_text(&it.text, SMALL_PT, x_end - left, usize::MAX) {
                             let mut item = it.clone();
                             item.text = line;
                             legend.push(Placed {
@@ -747,8 +720,25 @@ impl Chart for JacobsonPlot {
             } else {
                 ("reliable deterioration", "reliable improvement")
             };
-            c.text(below, r - 3.0, b - 3.0, cap.align(Align::Right))?;
-            c.text(above, l + 3.0, t + 3.0 + CAP_HEIGHT * SMALL_PT, cap)?;
+            // A caption is left out where a client's marker (Points mode)
+            // would lie under it: text over data is neither legible nor honest.
+            let h = CAP_HEIGHT * SMALL_PT;
+            let clear = |x0: f64, y0: f64, x1: f64, y1: f64| {
+                lay.cells.is_some()
+                    || !self.valid().any(|p| {
+                        let (x, y) = at(p.pre, p.post);
+                        let m = lay.radius + 1.0;
+                        x + m >= x0 && x - m <= x1 && y + m >= y0 && y - m <= y1
+                    })
+            };
+            let wb = super::text_width(below, SMALL_PT, false);
+            if clear(r - 3.0 - wb, b - 3.0 - h, r - 3.0, b - 3.0) {
+                c.text(below, r - 3.0, b - 3.0, cap.align(Align::Right))?;
+            }
+            let wa = super::text_width(above, SMALL_PT, false);
+            if clear(l + 3.0, t + 3.0, l + 3.0 + wa, t + 3.0 + h) {
+                c.text(above, l + 3.0, t + 3.0 + h, cap)?;
+            }
         }
 
         // Clients, most common first so the rarer categories stay on top.

@@ -179,6 +179,41 @@ pub fn fit_text(text: &str, size_pt: f64, bold: bool, max_pt: f64) -> String {
         + "…"
 }
 
+/// Words of `text` set at `size_pt` in lines at most `max_pt` wide, broken
+/// only at plain spaces (words joined by no-break spaces stay together); at
+/// most `max_lines` lines, the last holding the rest; a line that is still
+/// too wide is shortened with an ellipsis ([`fit_text`]).
+pub fn wrap_text(text: &str, size_pt: f64, max_pt: f64, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for w in text.split(' ').filter(|w| !w.is_empty()) {
+        let cand = if cur.is_empty() {
+            w.to_string()
+        } else {
+            format!("{cur} {w}")
+        };
+        if cur.is_empty() || text_width(&cand, size_pt, false) <= max_pt {
+            cur = cand;
+        } else {
+            lines.push(std::mem::take(&mut cur));
+            cur = w.to_string();
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    if lines.len() > max_lines.max(1) {
+        let keep = max_lines.max(1) - 1;
+        let rest = lines[keep..].join(" ");
+        lines.truncate(keep);
+        lines.push(rest);
+    }
+    lines
+        .into_iter()
+        .map(|l| fit_text(&l, size_pt, false, max_pt))
+        .collect()
+}
+
 /// A number for a chart: `digits` decimals, typographic minus sign.
 pub fn num(x: f64, digits: usize) -> String {
     if !x.is_finite() {
