@@ -218,3 +218,67 @@ fn study_level_report_is_a_meta_analysis() {
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(r["sections"]["meta"]["k"], 397);
 }
+
+/// Long (session-by-session) data: the report adds session trajectories by
+/// technique, built only from session means of at least 8 clients.
+#[test]
+fn long_data_get_session_trajectories() {
+    let dir = tempdir("long");
+    // 240 clients of 12 therapists at 2 sites, 2 techniques, 3–8 sessions;
+    // PHQ-9 falling by about a point a session (SplitMix64, fixed seed).
+    let mut state: u64 = 20251121;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut csv = String::from("client,therapist,site,technique,session,phq9\n");
+    for c in 0..240 {
+        let ther = c % 12;
+        let tech = if c % 2 == 0 { "CBT" } else { "IPT" };
+        let start = 12.0 + 10.0 * next();
+        let n_sessions = 3 + (next() * 6.0) as usize;
+        for s in 1..=n_sessions {
+            let v = (start - (s as f64 - 1.0) * (0.8 + 0.6 * next()) + 3.0 * (next() - 0.5))
+                .round()
+                .clamp(0.0, 27.0);
+            csv.push_str(&format!(
+                "P{c:04},T{ther:02},S{},{tech},{s},{v}\n",
+                ther % 2
+            ));
+        }
+    }
+    let data = dir.join("long.csv");
+    std::fs::write(&data, csv).unwrap();
+    let out = dir.join("r");
+    let st = Command::new(bin())
+        .arg("report")
+        .arg(&data)
+        .args(["--client", "client", "--time", "session", "--score", "phq9"])
+        .args(["--measure", "PHQ-9", "--bootstrap", "20", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Session by session"), "{md}");
+    let svg = std::fs::read_to_string(out.join("figures/trajectories.svg")).unwrap();
+    for want in ["CBT", "IPT", "Session (the client", "cut-off"] {
+        assert!(svg.contains(want), "{want} missing");
+    }
+    // no client or therapist IDs
+    assert!(!regex::Regex::new(r"\b[PT]\d{2,4}\b").unwrap().is_match(&md));
+    if let Ok(d) = std::env::var("OUTCOMES_PLOT_DIR") {
+        std::fs::copy(
+            out.join("figures/trajectories.png"),
+            Path::new(&d).join("report_trajectories.png"),
+        )
+        .unwrap();
+    }
+}

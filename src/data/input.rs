@@ -63,6 +63,9 @@ pub struct Prepared {
     pub excluded: Vec<Exclusion>,
     /// Whether long data were converted to one row per client.
     pub long: bool,
+    /// Long data: every scored session (empty for wide data), for
+    /// session-by-session summaries.
+    pub sessions: Vec<super::long::SessionScore>,
     pub filter: Option<String>,
     pub privacy: PrivacyReport,
     /// Things the user should know (printed on stderr by table output,
@@ -177,6 +180,7 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         && roles.has(Role::Score)
         && !roles.has(Role::Pre)
         && !roles.has(Role::Post);
+    let mut sessions = Vec::new();
     if is_long {
         let before = table.nrows();
         let extra: Vec<&str> = req.extra_scores.iter().map(String::as_str).collect();
@@ -190,6 +194,7 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
             }
         }
         let wide = to_wide(&table, &roles, &extra)?;
+        sessions = super::long::session_scores(&table, &roles);
         notes.push(format!(
             "long data: {before} session rows became {} clients (first and last available scores, \
              as NHS Talking Therapies define them)",
@@ -205,6 +210,7 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         rows_read,
         excluded,
         long: is_long,
+        sessions,
         filter: filter_text,
         privacy,
         notes,

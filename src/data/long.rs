@@ -38,6 +38,65 @@ pub struct Wide {
     pub notes: Vec<String>,
 }
 
+/// One scored session of a client: its position among the client's sessions
+/// (1 = first, by time), the score, and the client's technique if that role
+/// is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionScore {
+    pub session: usize,
+    pub score: f64,
+    pub technique: Option<String>,
+}
+
+/// Every scored session, numbered within its client by time order. Rows
+/// without a client, a readable time or a score are skipped ([`to_wide`]
+/// has already reported them as errors when they matter).
+pub fn session_scores(table: &Table, roles: &Roles) -> Vec<SessionScore> {
+    let (Some(c), Some(t), Some(s)) = (
+        roles.get(Role::Client),
+        roles.get(Role::Time),
+        roles.get(Role::Score),
+    ) else {
+        return Vec::new();
+    };
+    let (Some(client), Some(time), Some(score)) =
+        (table.column(c), table.column(t), table.column(s))
+    else {
+        return Vec::new();
+    };
+    let Some(scores) = score.as_num() else {
+        return Vec::new();
+    };
+    let technique = roles.get(Role::Technique).and_then(|n| table.column(n));
+    let mut by_client: std::collections::BTreeMap<String, Vec<(f64, usize)>> =
+        std::collections::BTreeMap::new();
+    for row in 0..table.nrows() {
+        let (Some(id), Some(tk)) = (
+            client.key(row),
+            time.text(row)
+                .and_then(|x| time_key(&x, table.source.decimal_comma)),
+        ) else {
+            continue;
+        };
+        by_client.entry(id.to_string()).or_default().push((tk, row));
+    }
+    let mut out = Vec::new();
+    for rows in by_client.values_mut() {
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (i, &(_, row)) in rows.iter().enumerate() {
+            let v = scores[row];
+            if v.is_finite() {
+                out.push(SessionScore {
+                    session: i + 1,
+                    score: v,
+                    technique: technique.and_then(|col| col.text(row)),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Sort key of a time value: a number (session number) or a date.
 fn time_key(text: &str, decimal_comma: bool) -> Option<f64> {
     if let Some(x) = parse_number(text, decimal_comma) {

@@ -180,6 +180,9 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
         }
         None => None,
     };
+    if let Some(sec) = sessions_section(args, total.as_ref(), suppress)? {
+        sections.push(sec);
+    }
     let input_info = total.as_ref().map(|t| t.input.clone());
     if let Some(t) = &total {
         sections.push(change_section(
@@ -997,4 +1000,109 @@ fn p_text(p: f64) -> String {
     }
     let s = format!("{p:.3}");
     format!("= {}", s.trim_start_matches('0'))
+}
+
+/// Long data: the mean score at each session (the client's 1st, 2nd ...
+/// scored session), per technique when that role is given, with t-based
+/// confidence intervals; session means of fewer than 8 clients are left out
+/// under suppression (2 otherwise, the least a standard deviation needs).
+fn sessions_section(
+    args: &ReportArgs,
+    change: Option<&ChangeReport>,
+    suppress: bool,
+) -> Result<Option<Section>> {
+    use crate::plot::trajectories::{TrajectoriesPlot, TrajectoryPoint, TrajectorySeries};
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    use std::collections::BTreeMap;
+    let p =
+        crate::data::input::prepare(&args.input.request(), crate::data::input::Purpose::Analyse)?;
+    if !p.long || p.sessions.is_empty() {
+        return Ok(None);
+    }
+    let min_n = if suppress { MIN_CASELOAD } else { 2 };
+    let by_technique = p.sessions.iter().any(|s| s.technique.is_some());
+    let mut acc: BTreeMap<(String, usize), Vec<f64>> = BTreeMap::new();
+    for s in &p.sessions {
+        let label = if by_technique {
+            s.technique
+                .clone()
+                .unwrap_or_else(|| "(no technique)".into())
+        } else {
+            "All clients".into()
+        };
+        acc.entry((label, s.session)).or_default().push(s.score);
+    }
+    let z = args.level / 100.0;
+    let mut series: BTreeMap<String, Vec<TrajectoryPoint>> = BTreeMap::new();
+    for ((label, session), v) in &acc {
+        let n = v.len();
+        if n < min_n {
+            continue;
+        }
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        // mean ± t_{(1+level)/2, n−1} · s/√n
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .map(|d| d.inverse_cdf(0.5 + z / 2.0))
+            .unwrap_or(f64::NAN);
+        let half = t * (var / n as f64).sqrt();
+        series
+            .entry(label.clone())
+            .or_default()
+            .push(TrajectoryPoint {
+                session: *session as f64,
+                mean,
+                lower: mean - half,
+                upper: mean + half,
+                n,
+            });
+    }
+    series.retain(|_, pts| pts.len() >= 2);
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let measure = change
+        .and_then(|c| c.measure.as_ref())
+        .map_or("Score".to_string(), |m| m.name.clone());
+    let last = series
+        .values()
+        .flat_map(|p| p.iter().map(|q| q.session))
+        .fold(0.0, f64::max);
+    let mut plot = TrajectoriesPlot::new(
+        series
+            .into_iter()
+            .map(|(label, points)| TrajectorySeries { label, points })
+            .collect(),
+        "Session (the client's nth scored session)",
+        format!("{measure} (mean, {:.0}% CI)", args.level),
+    );
+    if let Some(c) = change.and_then(|c| c.total.cutoff.as_ref()) {
+        plot.reference_lines.push((c.value, "cut-off".into()));
+    }
+    let mut sec = Section {
+        title: "Session by session".into(),
+        ..Default::default()
+    };
+    sec.paragraphs.push(format!(
+        "Mean {measure} scores at each client's 1st to {last:.0}th scored session{}, with {:.0}% confidence \
+         intervals. Later sessions include only clients who were still attending, so the means also reflect who \
+         stayed in treatment.{}",
+        if by_technique { ", by technique" } else { "" },
+        args.level,
+        if suppress {
+            format!(" Means of fewer than {MIN_CASELOAD} clients are not shown.")
+        } else {
+            String::new()
+        }
+    ));
+    sec.figures.push(figure(
+        &plot,
+        "trajectories",
+        format!(
+            "Mean {measure} by session{}.",
+            if by_technique { " and technique" } else { "" }
+        ),
+        args.dpi,
+    )?);
+    Ok(Some(sec))
 }

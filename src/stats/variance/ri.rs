@@ -497,13 +497,14 @@ pub fn fit(s: &Sample, cols: &[usize], random: Random, reml: bool) -> Result<Fit
         n: s.n.round() as usize,
     };
     let ols = ols_subset(&cp, cols).map_err(|e| FitError::Numerical(e.to_string()))?;
+    // `ols_subset` reports aliased columns by their design index (not by
+    // their position in `cols`).
     let kept: Vec<usize> = cols
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !ols.aliased.contains(i))
-        .map(|(_, &c)| c)
+        .copied()
+        .filter(|c| !ols.aliased.contains(c))
         .collect();
-    let aliased: Vec<usize> = ols.aliased.iter().map(|&i| cols[i]).collect();
+    let aliased: Vec<usize> = ols.aliased.clone();
     let p = kept.len();
     if s.n <= p as f64 {
         return Err(FitError::TooFewObservations { n: s.n, p });
@@ -717,6 +718,14 @@ mod tests {
         let f = fit(&s, &[0, 1, 2, 3], Random::NONE, true).unwrap();
         assert_eq!(f.aliased, vec![3]);
         assert_eq!(f.cols, vec![0, 1, 2]);
+        // A subset whose positions differ from the design's indices: the
+        // aliased column is still named by its design index.
+        let g = fit(&s, &[0, 1, 3], Random::NONE, true).unwrap();
+        assert_eq!(g.aliased, vec![3]);
+        assert_eq!(g.cols, vec![0, 1]);
+        let h = fit(&s, &[0, 3, 1], Random::NONE, true).unwrap();
+        assert_eq!(h.aliased, vec![1]);
+        assert_eq!(h.cols, vec![0, 3]);
         let x: Vec<f64> = w.chunks_exact(5).flat_map(|r| r[..3].to_vec()).collect();
         let y: Vec<f64> = w.chunks_exact(5).map(|r| r[4]).collect();
         let o = crate::stats::ols::ols(&x, y.len(), 3, &y).unwrap();
