@@ -878,7 +878,9 @@ fn category_cells(rows: &[DisplayRow], suppress: bool) -> Vec<Vec<Option<Cell>>>
         .collect()
 }
 
-fn n_text(n: usize, suppress: bool) -> String {
+/// A count as shown: under suppression the small-number rule (1–7 as `*`,
+/// others rounded to 5).
+pub(crate) fn n_text(n: usize, suppress: bool) -> String {
     if suppress {
         crate::stats::suppress::suppress_count(n as u64).to_string()
     } else {
@@ -1304,38 +1306,19 @@ pub fn jacobson_chart(r: &ChangeReport) -> crate::plot::jacobson::JacobsonPlot {
     jp.range = r.measure.as_ref().map(|m| (m.min, m.max));
     if r.suppressed {
         jp.mode = JacobsonMode::Binned {
-            cell: jacobson_cell(r, 8),
+            cell: jp.binned_cell(jacobson_step(r), 8),
             min_count: 8,
         };
     }
     jp
 }
 
-/// Cell side for a binned Jacobson plot: the smallest multiple (1 to 5) of
-/// one PHQ-9-sized step (range / 27, at least 1 point) whose cells of fewer
-/// than `min_count` clients hide at most a tenth of the clients (a small
-/// clinic gets coarser cells rather than an empty figure).
-pub fn jacobson_cell(r: &ChangeReport, min_count: usize) -> f64 {
-    let (lo, base) = r.measure.as_ref().map_or((0.0, 1.0), |m| {
-        (m.min, ((m.max - m.min) / 27.0).max(1.0).round())
-    });
-    let n = r.people.len();
-    for k in 1..=5 {
-        let cell = base * k as f64;
-        let mut cells: BTreeMap<(i64, i64), usize> = BTreeMap::new();
-        for p in &r.people {
-            let key = (
-                ((p.pre - lo) / cell).round() as i64,
-                ((p.post - lo) / cell).round() as i64,
-            );
-            *cells.entry(key).or_default() += 1;
-        }
-        let hidden: usize = cells.values().filter(|&&c| c < min_count).sum();
-        if hidden * 10 <= n {
-            return cell;
-        }
-    }
-    base * 5.0
+/// One PHQ-9-sized score step of the measure (range / 27, at least 1 point):
+/// the smallest cell of a binned Jacobson plot.
+pub fn jacobson_step(r: &ChangeReport) -> f64 {
+    r.measure
+        .as_ref()
+        .map_or(1.0, |m| ((m.max - m.min) / 27.0).max(1.0).round())
 }
 
 pub fn run(args: &ChangeArgs) -> Result<()> {

@@ -344,10 +344,13 @@ fn render_csv(r: &LmmReport) -> String {
 }
 
 /// Caterpillar plot of one grouping factor's conditional modes (first term)
-/// with `mode ± 1.96 conditional SD`.
-pub fn caterpillar_chart(re: &RandomEffects) -> crate::plot::caterpillar::CaterpillarPlot {
+/// with `mode ± z conditional SD` intervals at `level` percent.
+pub fn caterpillar_chart(
+    re: &RandomEffects,
+    level: f64,
+) -> crate::plot::caterpillar::CaterpillarPlot {
     use crate::plot::caterpillar::{CaterpillarItem, CaterpillarPlot};
-    let z = crate::stats::effect::qnorm(0.975);
+    let z = crate::stats::effect::qnorm(0.5 + level / 200.0);
     let items = re
         .levels
         .iter()
@@ -362,7 +365,10 @@ pub fn caterpillar_chart(re: &RandomEffects) -> crate::plot::caterpillar::Caterp
     let term = re.terms.first().map_or("(Intercept)", |t| t.as_str());
     CaterpillarPlot::new(
         items,
-        format!("{}: {term} (conditional mode, 95% interval)", re.group),
+        format!(
+            "{}: {term} (conditional mode, {level:.0}% interval)",
+            re.group
+        ),
     )
 }
 
@@ -381,7 +387,7 @@ pub fn run(args: &LmmArgs) -> Result<()> {
         let first = re
             .first()
             .ok_or_else(|| Error::analysis("--plot: the model has no random effects to plot"))?;
-        args.figure.save(&caterpillar_chart(first))?;
+        args.figure.save(&caterpillar_chart(first, 95.0))?;
     }
     let text = match args.out.format {
         OutFormat::Json => to_json(&report)?,

@@ -342,17 +342,43 @@ impl JacobsonPlot {
             .map(|r| r.0)
             .filter(|a| a.is_finite())
             .unwrap_or(0.0);
+        Some(Cells {
+            cell,
+            anchor,
+            counts: self.bin(cell, anchor),
+            min_count: min_count.max(1),
+        })
+    }
+
+    /// Clients per square cell of side `cell`, cells centred on `anchor`
+    /// plus multiples of `cell`.
+    fn bin(&self, cell: f64, anchor: f64) -> BTreeMap<(i64, i64), usize> {
         let mut counts = BTreeMap::new();
         for p in self.valid() {
             let k = |v: f64| ((v - anchor) / cell).round() as i64;
             *counts.entry((k(p.pre), k(p.post))).or_insert(0usize) += 1;
         }
-        Some(Cells {
-            cell,
-            anchor,
-            counts,
-            min_count: min_count.max(1),
-        })
+        counts
+    }
+
+    /// Cell side for [`JacobsonMode::Binned`]: the smallest multiple (1 to
+    /// 5) of `base` whose cells of fewer than `min_count` clients hide at
+    /// most a tenth of the clients, so that a small clinic gets coarser
+    /// cells rather than an empty figure. Uses the drawing's own binning.
+    pub fn binned_cell(&self, base: f64, min_count: usize) -> f64 {
+        let anchor = self.range.map_or(0.0, |r| r.0);
+        let n = self.valid().count();
+        (1..=5)
+            .map(|k| base * k as f64)
+            .find(|&cell| {
+                let hidden: usize = self
+                    .bin(cell, anchor)
+                    .values()
+                    .filter(|&&c| c < min_count)
+                    .sum();
+                hidden * 10 <= n
+            })
+            .unwrap_or(base * 5.0)
     }
 
     /// Legend groups; each starts on a new line.

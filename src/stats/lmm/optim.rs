@@ -540,7 +540,7 @@ fn trust_region<F: FnMut(&[f64]) -> f64>(
 }
 
 /// Least-squares quadratic model around `x` from the points within `r`
-/// (∞-norm): returns (g, H, m(0)) or `None` when the points do not determine
+/// (∞-norm): returns (g, H) or `None` when the points do not determine
 /// a quadratic well (fewer points than coefficients, or a pivot of the
 /// scaled design below `1e-3`: the set is not "well poised", Conn,
 /// Scheinberg & Vicente 2009, ch. 3 and §6.2, regression models).
@@ -549,8 +549,8 @@ fn fit_quadratic(
     x: &[f64],
     r: f64,
     prior: Option<&[f64]>,
-) -> Option<(Vec<f64>, Vec<f64>, f64)> {
-    fit_quadratic_full(pts, x, r).or_else(|| prior.and_then(|h| fit_quadratic_diag(pts, x, r, h)))
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    fit_poly(pts, x, r, true).or_else(|| prior.and_then(|h| fit_quadratic_diag(pts, x, r, h)))
 }
 
 /// The quadratic model with its off-diagonal curvature taken from the
@@ -564,7 +564,7 @@ fn fit_quadratic_diag(
     x: &[f64],
     r: f64,
     h_prev: &[f64],
-) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = x.len();
     let shifted: Vec<(Vec<f64>, f64)> = pts
         .iter()
@@ -579,30 +579,23 @@ fn fit_quadratic_diag(
             (y.clone(), f - off)
         })
         .collect();
-    let (g, diag, c0) = fit_poly(&shifted, x, r, false)?;
+    let (g, diag) = fit_poly(&shifted, x, r, false)?;
     let mut h = h_prev.to_vec();
     for i in 0..n {
         h[i * n + i] = diag[i * n + i];
     }
-    Some((g, h, c0))
-}
-
-fn fit_quadratic_full(
-    pts: &[(Vec<f64>, f64)],
-    x: &[f64],
-    r: f64,
-) -> Option<(Vec<f64>, Vec<f64>, f64)> {
-    fit_poly(pts, x, r, true)
+    Some((g, h))
 }
 
 /// Least-squares fit of `c0 + gᵀs + ½ sᵀHs` (with `cross`, every entry of H;
-/// without, its diagonal only) to the points within `r` of `x`.
+/// without, its diagonal only) to the points within `r` of `x`; returns
+/// (g, H).
 fn fit_poly(
     pts: &[(Vec<f64>, f64)],
     x: &[f64],
     r: f64,
     cross: bool,
-) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = x.len();
     let p = if cross {
         1 + n + n * (n + 1) / 2
@@ -694,7 +687,17 @@ fn fit_poly(
             idx += 1;
         }
     }
-    Some((g, h, c[0]))
+    Some((g, h))
+}
+
+/// The stencil point `x + h·sgn·eᵢ` (i = j) or `x + h(eᵢ + eⱼ)` (i ≠ j).
+fn stencil_point(x: &[f64], (i, j, sgn): (usize, usize, f64), h: f64) -> Vec<f64> {
+    let mut y = x.to_vec();
+    y[i] += sgn * h;
+    if j != i {
+        y[j] += h;
+    }
+    y
 }
 
 /// Bounded trust-region minimisation whose quadratic models are fitted by
@@ -770,12 +773,8 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
                 // fit to the iterate and a fresh stencil only
                 pts.retain(|(y, _)| dist(y, &x) > r);
                 pts.push((x.clone(), fx));
-                for &(i, j, sgn) in &offsets {
-                    let mut y = x.clone();
-                    y[i] += sgn * h;
-                    if j != i {
-                        y[j] += h;
-                    }
+                for &o in &offsets {
+                    let y = stencil_point(&x, o, h);
                     let v = cf.call(&y);
                     pts.push((y, v));
                 }
@@ -783,13 +782,8 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
                 model.as_ref()?;
                 break;
             }
-            let (i, j, sgn) = offsets[next];
+            let y = stencil_point(&x, offsets[next], h);
             next += 1;
-            let mut y = x.clone();
-            y[i] += sgn * h;
-            if j != i {
-                y[j] += h;
-            }
             if pts.iter().any(|(z, _)| dist(z, &y) <= 0.25 * h) {
                 continue;
             }
@@ -800,7 +794,7 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
             }
             model = fit_quadratic(&pts, &x, r, h_prev.as_deref());
         }
-        let (g, hess, _) = model?;
+        let (g, hess) = model?;
         h_prev = Some(hess.clone());
         if g.iter().chain(hess.iter()).any(|v| !v.is_finite()) {
             return None;
