@@ -4,6 +4,7 @@
 //! [`cli`] selects the rows and builds plain inputs; [`stats`] computes on
 //! plain slices; results are serialised as the contract's JSON or printed as
 //! tables. [`stats`] never imports [`data`] or [`cli`].
+pub mod claims;
 pub mod cli;
 pub mod data;
 pub mod error;

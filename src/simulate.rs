@@ -427,6 +427,8 @@ pub enum Stream {
     Clients = 5,
     /// Long format: per client in order, one normal per intermediate session.
     Sessions = 6,
+    /// `outcomes replicate`: parametric bootstrap draws of a claim.
+    Replicate = 7,
 }
 
 /// A seeded generator for one stage.

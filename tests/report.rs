@@ -8,6 +8,17 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_outcomes")
 }
 
+/// `../shared` beside the repository, if present (CI has it).
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if p.join("datasets").is_dir() {
+        Some(p)
+    } else {
+        println!("skipped: ../shared is absent");
+        None
+    }
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("outcomes-report-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -117,7 +128,7 @@ fn folder_has_the_contract_files_and_nothing_identifying() {
             fs.iter()
                 .filter(|f| f.starts_with("figures/") && f.ends_with(ext))
                 .count(),
-            5,
+            6,
             "{fs:?}"
         );
     }
@@ -154,6 +165,55 @@ fn folder_has_the_contract_files_and_nothing_identifying() {
         assert!(prov.get(k).is_some(), "provenance lacks {k}");
     }
     assert_eq!(prov["input"]["sha256"].as_str().unwrap().len(), 64);
+    // the published claims: conversions and the therapist effect of these
+    // data (labelled an illustration on the demo data)
+    assert!(html.contains("Published claims, recomputed"));
+    let res: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let claims = res["sections"]["replication"]["claims"].as_array().unwrap();
+    let ther = claims
+        .iter()
+        .find(|c| c["id"] == "therapist-effects-5pct")
+        .unwrap();
+    assert_eq!(ther["illustration"], true);
+    assert!(ther["recomputed"].as_f64().is_some());
+    assert!(
+        claims.iter().all(|c| c["id"] != "depression-overall-g"),
+        "needs --data-dir"
+    );
+}
+
+/// With --data-dir the report's replication section recomputes the claims
+/// from the Metapsy database and metadat too.
+#[test]
+fn replication_section_with_data_dir() {
+    let Some(shared) = shared() else { return };
+    let out = tempdir("replication").join("r");
+    let st = Command::new(bin())
+        .args(["report", "--bootstrap", "50", "--data-dir"])
+        .arg(shared.join("datasets"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let res: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let claims = res["sections"]["replication"]["claims"].as_array().unwrap();
+    let g = claims
+        .iter()
+        .find(|c| c["id"] == "depression-overall-g")
+        .unwrap();
+    assert_eq!(g["verdict"], "replicated");
+    let csv = std::fs::read_to_string(out.join("tables/replication.csv")).unwrap();
+    assert!(csv.contains("Techniques ~7% (Zarbo et al. 2016)") && csv.contains("not replicated"));
+    assert!(claims
+        .iter()
+        .all(|c| c["id"] != "therapist-effects-5pct-demo"));
 }
 
 #[test]

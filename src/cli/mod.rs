@@ -7,6 +7,7 @@ pub mod escalc;
 pub mod inspect;
 pub mod lmm;
 pub mod meta;
+pub mod replicate;
 pub mod report;
 pub mod simulate;
 pub mod variance;
@@ -36,6 +37,7 @@ const AFTER_HELP: &str = "Examples:
   outcomes variance --split-alliance                shares of outcome variance, demo data
   outcomes escalc bcg.csv --measure RR --ai tpos --bi tneg --ci cpos --di cneg -o es.csv
   outcomes meta es.csv --yi yi --vi vi --mods ablat --bias
+  outcomes replicate --data-dir ../shared/datasets  published claims, recomputed
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]
@@ -60,6 +62,8 @@ pub enum Command {
     Meta(meta::MetaArgs),
     /// Describe a data file: format, roles, columns, therapists and sites, and a privacy audit.
     Inspect(inspect::InspectArgs),
+    /// Recompute the field's published effect-size claims (a built-in registry or a claims file) and give each a verdict.
+    Replicate(replicate::ReplicateArgs),
     /// Write a report folder (HTML, Markdown, LaTeX and CSV tables, figures, results.json) of every analysis the roles allow.
     Report(report::ReportArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
@@ -76,8 +80,48 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect::run(&a),
         Command::Lmm(a) => lmm::run(&a),
         Command::Meta(a) => meta::run(&a),
+        Command::Replicate(a) => replicate::run(&a),
         Command::Report(a) => report::run(&a),
         Command::Simulate(a) => simulate::run(&a),
         Command::Variance(a) => variance::run(&a),
     }
+}
+
+/// Parses `outcomes ARGV...` into a command (the report and `replicate` run
+/// the other commands through their own argument parsing, so that every
+/// number they show can be reproduced by the command line they print).
+pub(crate) fn parse_argv(argv: &[String]) -> Result<Command> {
+    let mut full = vec!["outcomes".to_string()];
+    full.extend(argv.iter().cloned());
+    Cli::try_parse_from(&full).map(|c| c.command).map_err(|e| {
+        crate::error::Error::other(format!("cannot set up `{}`: {e}", command_line(argv)))
+    })
+}
+
+/// `outcomes ARGV...` as a user would type it in a POSIX shell.
+pub(crate) fn command_line(argv: &[String]) -> String {
+    let quote = |a: &String| {
+        let plain = !a.is_empty()
+            && a.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '-' | '_' | '.' | '/' | ',' | ':' | '=' | '+')
+            });
+        if plain {
+            a.clone()
+        } else if !a.contains('\'') {
+            format!("'{a}'")
+        } else {
+            format!(
+                "\"{}\"",
+                a.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('$', "\\$")
+                    .replace('`', "\\`")
+            )
+        }
+    };
+    std::iter::once("outcomes".to_string())
+        .chain(argv.iter().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

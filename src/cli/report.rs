@@ -72,6 +72,12 @@ pub struct ReportArgs {
         help_heading = "Study-level data"
     )]
     pub subgroup: Option<String>,
+    /// Folder of the study-level datasets (e.g. ../shared/datasets) for the
+    /// published claims recomputed from them in the replication section;
+    /// without it that section recomputes only the claims that need no data
+    /// besides this dataset.
+    #[arg(long, value_name = "DIR", help_heading = "Report")]
+    pub data_dir: Option<PathBuf>,
     /// PNG resolution of the figures.
     #[arg(long, default_value_t = crate::plot::DEFAULT_DPI, help_heading = "Report")]
     pub dpi: u32,

@@ -23,6 +23,7 @@ pub mod forest;
 pub mod funnel;
 pub mod jacobson;
 pub mod rates_funnel;
+pub mod replication;
 pub mod shares;
 pub mod trajectories;
 

@@ -5,13 +5,12 @@ use crate::cli::change::{n_text, ChangeReport};
 use crate::cli::common::InputArgs;
 use crate::cli::report::ReportArgs;
 use crate::cli::variance::VarianceReport;
-use crate::cli::{Cli, Command};
+use crate::cli::{command_line, parse_argv, Command};
 use crate::error::{Error, Result};
 use crate::plot::change_groups::{ChangeGroupsPlot, GroupChange};
 use crate::plot::jacobson::JacobsonMode;
 use crate::plot::rates_funnel::{RateUnit, RatesFunnelPlot};
 use crate::plot::{render_png, render_svg, Chart, Width};
-use clap::Parser;
 use serde_json::{json, Map, Value};
 
 /// Smallest number of clients a therapist needs to appear in the
@@ -58,29 +57,6 @@ fn input_argv(i: &InputArgs) -> Vec<String> {
 /// (`{"therapist": {"column": "T", "source": "detected"}, ...}`).
 fn role(roles: &Value, name: &str) -> Option<String> {
     roles.get(name)?.get("column")?.as_str().map(String::from)
-}
-
-fn parse(argv: &[String]) -> Result<Command> {
-    let mut full = vec!["outcomes".to_string()];
-    full.extend(argv.iter().cloned());
-    Cli::try_parse_from(&full)
-        .map(|c| c.command)
-        .map_err(|e| Error::other(format!("report: cannot set up `{}`: {e}", argv.join(" "))))
-}
-
-/// A command line as a user would type it.
-fn shown(argv: &[String]) -> String {
-    let quote = |a: &String| {
-        if a.contains(' ') || a.contains('|') || a.contains('~') || a.contains('(') {
-            format!("'{a}'")
-        } else {
-            a.clone()
-        }
-    };
-    std::iter::once("outcomes".to_string())
-        .chain(argv.iter().map(quote))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn figure(chart: &impl Chart, name: &str, caption: String, dpi: u32) -> Result<Figure> {
@@ -149,7 +125,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
     if suppress {
         change_argv.push("--suppress".into());
     }
-    let total = match parse(&change_argv)? {
+    let total = match parse_argv(&change_argv)? {
         Command::Change(a) => optional(crate::cli::change::build(&a), "Change", &mut skipped)?,
         _ => None,
     };
@@ -158,7 +134,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
         Some(col) => {
             let mut argv = change_argv.clone();
             argv.extend(["--by".into(), col]);
-            match parse(&argv)? {
+            match parse_argv(&argv)? {
                 Command::Change(a) => optional(
                     crate::cli::change::build(&a),
                     "Change by technique",
@@ -208,7 +184,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
         "--level".into(),
         args.level.to_string(),
     ]);
-    let variance = match parse(&var_argv)? {
+    let variance = match parse_argv(&var_argv)? {
         Command::Variance(a) => optional(
             crate::cli::variance::build(&a),
             "The variance decomposition",
@@ -216,6 +192,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
         )?,
         _ => None,
     };
+    let variance_info = variance.as_ref().map(|v| v.input.clone());
     if let Some(v) = &variance {
         sections.push(variance_section(v, &var_argv, args)?);
         results.insert(
@@ -242,7 +219,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
             let mut argv: Vec<String> = vec!["lmm".into()];
             argv.extend(base.iter().cloned());
             argv.extend(["--formula".into(), formula.clone(), "--ranef".into()]);
-            let lmm = match parse(&argv)? {
+            let lmm = match parse_argv(&argv)? {
                 Command::Lmm(a) => optional(
                     crate::cli::lmm::build(&a),
                     "The therapist model",
@@ -255,7 +232,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
                 let mut cargv = change_argv.clone();
                 cargv.retain(|a| a != "--suppress");
                 cargv.extend(["--by".into(), ther.clone()]);
-                if let Command::Change(a) = parse(&cargv)? {
+                if let Command::Change(a) = parse_argv(&cargv)? {
                     by_ther = optional(
                         crate::cli::change::build(&a),
                         "Recovery by therapist",
@@ -272,6 +249,13 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
             }
         }
     }
+    // ----------------------------------------------------- replication ---
+    if !sections.is_empty() {
+        let clients_variance = variance.map(|v| (var_argv.clone(), std::sync::Arc::new(v)));
+        let (sec, res) = replication_section(args, &base, clients_variance)?;
+        sections.push(sec);
+        results.insert("replication".into(), res);
+    }
     if sections.is_empty() {
         return Err(Error::analysis(format!(
             "report: none of the analyses could be run on these data. {}",
@@ -280,7 +264,7 @@ pub fn build(args: &ReportArgs) -> Result<Report> {
     }
 
     let info = input_info
-        .or_else(|| variance.as_ref().map(|v| v.input.clone()))
+        .or(variance_info)
         .ok_or_else(|| Error::analysis("report: the input could not be analysed"))?;
     let dataset = if args.input.data.is_none() {
         "the bundled demo clinic data (synthetic)".to_string()
@@ -460,9 +444,9 @@ fn change_section(
             ),
             args.dpi,
         )?);
-        sec.commands.push(shown(bargv));
+        sec.commands.push(command_line(bargv));
     } else {
-        sec.commands.push(shown(argv));
+        sec.commands.push(command_line(argv));
     }
     Ok(sec)
 }
@@ -569,7 +553,7 @@ fn variance_section(v: &VarianceReport, argv: &[String], args: &ReportArgs) -> R
         args.dpi,
     )?);
     sec.paragraphs.push(v.literature_note.to_string());
-    sec.commands.push(shown(argv));
+    sec.commands.push(command_line(argv));
     Ok(sec)
 }
 
@@ -631,7 +615,7 @@ fn therapist_section(
             .into(),
         args.dpi,
     )?);
-    sec.commands.push(shown(argv));
+    sec.commands.push(command_line(argv));
     let mut res = json!({
         "formula": l.fit.formula,
         "therapists": re.levels.len(),
@@ -704,7 +688,7 @@ fn therapist_section(
         if suppress {
             shown_argv.push("--suppress".into());
         }
-        sec.commands.push(shown(&shown_argv));
+        sec.commands.push(command_line(&shown_argv));
         res["rates"] = json!({
             "measure": what,
             "target": funnel.target_rate(),
@@ -714,6 +698,158 @@ fn therapist_section(
         });
     }
     Ok((sec, res))
+}
+
+/// The field's published claims (the built-in registry of `outcomes
+/// replicate`), recomputed where this dataset (and `--data-dir`) allow.
+fn replication_section(
+    args: &ReportArgs,
+    base: &[String],
+    clients_variance: Option<(Vec<String>, std::sync::Arc<VarianceReport>)>,
+) -> Result<(Section, Value)> {
+    use crate::claims::evaluate::{evaluate, Context, Verdict};
+    use crate::claims::{parse, Compute, BUILTIN};
+    let claims = parse(BUILTIN, "built-in registry")?;
+    let needs_data_dir = |c: &crate::claims::Claim| match &c.spec.compute {
+        Compute::Meta { .. } => true,
+        Compute::Variance { dataset, .. } => !matches!(dataset.as_str(), "clients" | "demo"),
+        _ => false,
+    };
+    // the demo illustration is left out: this report's data take its place
+    let is_demo = |c: &crate::claims::Claim| matches!(&c.spec.compute, Compute::Variance { dataset, .. } if dataset == "demo");
+    let skipped = |c: &crate::claims::Claim| args.data_dir.is_none() && needs_data_dir(c);
+    let not_run = claims.iter().filter(|c| skipped(c)).count();
+    let ctx = Context {
+        data_dir: args.data_dir.clone(),
+        clients: Some(base.to_vec()),
+        level: args.level,
+        bootstrap: Some(args.bootstrap),
+        seed: Some(args.seed),
+        clients_variance,
+        clients_are_demo: args.input.data.is_none() && args.input.spec.is_none(),
+        ..Default::default()
+    };
+    let outcomes = claims
+        .iter()
+        .filter(|c| !is_demo(c) && !skipped(c))
+        .map(|c| evaluate(c, &ctx))
+        .collect::<Result<Vec<_>>>()?;
+    let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
+    let mut sec = Section {
+        title: "Published claims, recomputed".into(),
+        ..Default::default()
+    };
+    sec.paragraphs.push(format!(
+        "{} claims from the literature on what makes psychotherapy work were checked: conversions between d, \
+         r and percent of variance from the statistic each source printed (allowing for its rounding), and the \
+         therapist effect on these data. {} replicated, {} did not, and {} cannot be computed from any data.",
+        outcomes.len(),
+        count(Verdict::Replicated),
+        count(Verdict::NotReplicated),
+        count(Verdict::NotComputable)
+    ));
+    if not_run > 0 {
+        sec.paragraphs.push(format!(
+            "{not_run} further claims are recomputed from published study-level datasets (the Metapsy \
+             depression database, metadat): run `outcomes report --data-dir DIR` or `outcomes replicate \
+             --data-dir DIR` with the folder that holds them."
+        ));
+    }
+    let interval = |o: &crate::claims::evaluate::Outcome| match (o.ci_lb, o.ci_ub) {
+        (Some(a), Some(b)) => {
+            let d = (o.published.decimals as usize + 1).max(1);
+            format!("[{a:.d$}, {b:.d$}]")
+        }
+        _ => "–".into(),
+    };
+    let value = |o: &crate::claims::evaluate::Outcome| {
+        o.recomputed.map_or("–".to_string(), |v| {
+            let d = (o.published.decimals as usize + 1).max(1);
+            format!("{v:.d$}")
+        })
+    };
+    sec.tables.push(Table {
+        name: "replication".into(),
+        caption: "Published claims and their recomputation".into(),
+        header: vec![
+            "Claim".into(),
+            "Quantity".into(),
+            "Published".into(),
+            "Recomputed".into(),
+            "Interval".into(),
+            "Verdict".into(),
+        ],
+        rows: outcomes
+            .iter()
+            .map(|o| {
+                vec![
+                    o.label.clone(),
+                    o.quantity_label.to_string(),
+                    o.claim.clone(),
+                    value(o),
+                    interval(o),
+                    if o.illustration {
+                        format!("{} (illustration: simulated data)", o.verdict.text())
+                    } else {
+                        o.verdict.text().to_string()
+                    },
+                ]
+            })
+            .collect(),
+        note: Some(format!(
+            "Interval: for a conversion, the values the printed statistic stands for (it was rounded); for data, \
+             the {:.0}% confidence interval. A conversion replicates when the published value, within its own \
+             rounding, meets that range; a value from data when it lies inside the interval. The reasons and the \
+             full citations are in results.json and in `outcomes replicate`.",
+            args.level
+        )),
+    });
+    let report = crate::cli::replicate::ReplicateReport {
+        command: "replicate",
+        version: crate::VERSION,
+        input: crate::cli::replicate::ClaimsInput {
+            path: "built-in registry".into(),
+            sha256: crate::data::load::sha256_hex(BUILTIN.as_bytes()),
+            rows_read: claims.len(),
+            rows_used: outcomes.len(),
+        },
+        data_dir: args.data_dir.as_ref().map(|d| d.display().to_string()),
+        level: args.level,
+        summary: crate::cli::replicate::Summary {
+            replicated: count(Verdict::Replicated),
+            not_replicated: count(Verdict::NotReplicated),
+            not_computable: count(Verdict::NotComputable),
+        },
+        claims: outcomes,
+    };
+    let chart = crate::cli::replicate::chart_of(&report);
+    if !chart.rows.is_empty() {
+        sec.figures.push(figure(
+            &chart,
+            "replication",
+            "Published values (open diamonds; arrows are bounds) beside the recomputed values (filled marks) with \
+             their intervals, one panel per quantity."
+                .into(),
+            args.dpi,
+        )?);
+    }
+    let mut argv: Vec<String> = vec!["replicate".into(), "--clients".into()];
+    argv.extend(base.iter().cloned());
+    if base.is_empty() {
+        argv.truncate(1);
+    }
+    if let Some(d) = &args.data_dir {
+        argv.extend(["--data-dir".into(), d.display().to_string()]);
+    }
+    argv.extend([
+        "--bootstrap".into(),
+        args.bootstrap.to_string(),
+        "--seed".into(),
+        args.seed.to_string(),
+    ]);
+    sec.commands.push(command_line(&argv));
+    let value = serde_json::to_value(&report).map_err(|e| Error::other(e.to_string()))?;
+    Ok((sec, value))
 }
 
 fn methods(args: &ReportArgs) -> Vec<String> {
@@ -790,7 +926,7 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
         "--level".into(),
         args.level.to_string(),
     ]);
-    let r = match parse(&argv)? {
+    let r = match parse_argv(&argv)? {
         Command::Meta(a) => crate::cli::meta::build(&a)?,
         _ => return Err(Error::other("report: cannot set up the meta-analysis")),
     };
@@ -919,7 +1055,7 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
             .into(),
         args.dpi,
     )?);
-    sec.commands.push(shown(&argv));
+    sec.commands.push(command_line(&argv));
     let info = r.input.clone();
     let dataset = info.path.clone();
     let results = json!({

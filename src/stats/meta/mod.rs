@@ -484,8 +484,66 @@ pub fn pseudo_r2(tau2_re: f64, tau2_me: f64) -> f64 {
     (100.0 * (tau2_re - tau2_me) / tau2_re).max(0.0)
 }
 
+/// Variance of the true means of G groups (e.g. therapy types), each
+/// estimated as ĝ_j with standard error s_j, around their w-weighted mean
+/// (weights w_j summing to 1, e.g. each group's share of the studies):
+/// σ̂²_B = Σ w_j (ĝ_j − ḡ)² − Σ w_j (1 − w_j) s_j², truncated at 0.
+///
+/// The correction makes it unbiased for Σ w_j (μ_j − μ̄)² when the ĝ_j are
+/// independent: E[Σ w_j (ĝ_j − ḡ)²] = Σ w_j (μ_j − μ̄)² + Σ w_j (1 − w_j) s_j²
+/// (expand ĝ_j − ḡ = (μ_j − μ̄) + (e_j − Σ w_k e_k); the method-of-moments
+/// argument of DerSimonian & Laird 1986, Control. Clin. Trials 7:177, with
+/// fixed weights). `None` with fewer than two groups.
+pub fn between_group_variance(groups: &[(f64, f64, f64)]) -> Option<f64> {
+    if groups.len() < 2 {
+        return None;
+    }
+    let total: f64 = groups.iter().map(|g| g.0).sum();
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    let mean: f64 = groups.iter().map(|&(w, g, _)| w / total * g).sum();
+    let spread: f64 = groups
+        .iter()
+        .map(|&(w, g, _)| w / total * (g - mean).powi(2))
+        .sum();
+    let noise: f64 = groups
+        .iter()
+        .map(|&(w, _, s)| w / total * (1.0 - w / total) * s * s)
+        .sum();
+    Some((spread - noise).max(0.0))
+}
+
+/// The percentage of client-level outcome variance that differences between
+/// group means of variance σ²_B (in standardised-mean-difference units, where
+/// the within-group variance is 1) account for: 100·σ²_B / (σ²_B + 1). For two
+/// equal groups d apart, σ²_B = d²/4 and this is 100·d²/(d² + 4) = 100·r²,
+/// the conversion of science.md §1 (Rosenthal 1994, eq. 16-7).
+pub fn share_of_outcome_variance(sigma2_between: f64) -> f64 {
+    100.0 * sigma2_between / (sigma2_between + 1.0)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    /// Two equal groups d apart, known means: σ²_B = d²/4 and the share is
+    /// 100·d²/(d² + 4); the noise correction removes Σ w(1 − w)s².
+    #[test]
+    fn between_group_share() {
+        let d = 0.4;
+        let v = super::between_group_variance(&[(1.0, 0.0, 0.0), (1.0, d, 0.0)]).unwrap();
+        assert!((v - d * d / 4.0).abs() < 1e-15);
+        let pct = super::share_of_outcome_variance(v);
+        assert!((pct - 100.0 * d * d / (d * d + 4.0)).abs() < 1e-12);
+        // with standard errors 0.1 the expected spread grows by Σ w(1−w)s² = 0.005
+        let v = super::between_group_variance(&[(1.0, 0.0, 0.1), (1.0, d, 0.1)]).unwrap();
+        assert!((v - (d * d / 4.0 - 0.005)).abs() < 1e-15);
+        assert_eq!(
+            super::between_group_variance(&[(1.0, 0.3, 0.5), (1.0, 0.3, 0.5)]),
+            Some(0.0)
+        );
+        assert_eq!(super::between_group_variance(&[(1.0, 0.3, 0.1)]), None);
+    }
+
     use super::*;
 
     /// dat.bcg log risk ratios (metadat; Colditz et al. 1994), shared by
