@@ -104,6 +104,15 @@ pub struct MetaArgs {
     /// points when --bias is given.
     #[arg(long, value_name = "FILE", help_heading = "Figures")]
     pub funnel: Option<PathBuf>,
+    /// Label of the effect-size axis of the forest and funnel plots, e.g.
+    /// "Hedges' g" or "log risk ratio".
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "Effect size",
+        help_heading = "Figures"
+    )]
+    pub xlab: String,
     /// Figure width: single (85 mm) or double (175 mm) journal column.
     #[arg(long, value_enum, default_value_t = crate::plot::Width::Double, help_heading = "Figures")]
     pub width: crate::plot::Width,
@@ -1104,7 +1113,7 @@ fn render_csv(r: &MetaReport) -> String {
 
 /// The forest plot of the report: studies (under subgroup headings when
 /// --subgroup is given), the pooled diamond and the prediction interval.
-pub(crate) fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
+pub(crate) fn forest_of(r: &MetaReport, x_label: &str) -> crate::plot::forest::ForestPlot {
     use crate::plot::forest::{Diamond, ForestLine, ForestPlot, ForestRow};
     let row = |s: &Study| {
         ForestLine::Study(ForestRow {
@@ -1145,13 +1154,13 @@ pub(crate) fn forest_of(r: &MetaReport) -> crate::plot::forest::ForestPlot {
             ci_lb: r.fit.ci_lb,
             ci_ub: r.fit.ci_ub,
         },
-        "Effect size",
+        x_label,
     );
     f.prediction = r.fit.pi_lb.zip(r.fit.pi_ub);
     f
 }
 
-pub(crate) fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
+pub(crate) fn funnel_of(r: &MetaReport, x_label: &str) -> crate::plot::funnel::FunnelPlot {
     use crate::plot::funnel::{FunnelPlot, FunnelPoint};
     let pts = r
         .studies
@@ -1161,7 +1170,7 @@ pub(crate) fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
             se: s.sei,
         })
         .collect();
-    let mut f = FunnelPlot::new(pts, r.fit.estimate, "Effect size");
+    let mut f = FunnelPlot::new(pts, r.fit.estimate, x_label);
     if let Some(tf) = &r.trimfill {
         f.imputed = tf
             .filled
@@ -1178,10 +1187,10 @@ pub(crate) fn funnel_of(r: &MetaReport) -> crate::plot::funnel::FunnelPlot {
 pub fn run(args: &MetaArgs) -> Result<()> {
     let report = build(args)?;
     if let Some(path) = &args.forest {
-        crate::plot::save(&forest_of(&report), path, args.width, args.dpi)?;
+        crate::plot::save(&forest_of(&report, &args.xlab), path, args.width, args.dpi)?;
     }
     if let Some(path) = &args.funnel {
-        crate::plot::save(&funnel_of(&report), path, args.width, args.dpi)?;
+        crate::plot::save(&funnel_of(&report, &args.xlab), path, args.width, args.dpi)?;
     }
     let text = match args.format {
         OutFormat::Json => to_json(&report)?,

@@ -1035,7 +1035,7 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
     });
     if r.studies.len() <= MAX_FOREST {
         sec.figures.push(figure(
-            &crate::cli::meta::forest_of(&r),
+            &crate::cli::meta::forest_of(&r, "Effect size"),
             "forest",
             format!("Forest plot: effect sizes with {lv:.0}% CIs, weights, the pooled estimate and the prediction interval."),
             args.dpi,
@@ -1048,7 +1048,7 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
         ));
     }
     sec.figures.push(figure(
-        &crate::cli::meta::funnel_of(&r),
+        &crate::cli::meta::funnel_of(&r, "Effect size"),
         "funnel",
         "Contour-enhanced funnel plot: shading marks where a study would be significant at p < .10, .05 and .01; \
          hollow points are studies imputed by trim and fill."
