@@ -212,6 +212,11 @@ fn data_claims_match_metafor() {
         "{}",
         c["reason"]
     );
+    // the claim's note: the verdict depends on the test (QM 16.58693 with z tests)
+    assert!(c["reason"]
+        .as_str()
+        .unwrap()
+        .contains("QM(8) = 16.59, p = .035"));
     assert_eq!(c["verdict"], "replicated");
     // López-López et al.: F(11, 89) = 1.02877434112, p = 0.428327841973, R² = 0
     let c = claim(&j, "cbt-components-lopez-2019");

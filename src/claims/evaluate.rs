@@ -158,7 +158,7 @@ pub fn evaluate(claim: &Claim, ctx: &Context) -> Result<Outcome> {
         Compute::NotComputable { reason } => {
             out.computation = "none".into();
             out.reason = reason.clone();
-            return Ok(finish(out));
+            return Ok(finish(out, spec.note.as_deref()));
         }
         Compute::Conversion { from, .. } => conversion(claim, *from, &mut out),
         Compute::Meta { .. } => meta(claim, ctx, &mut out),
@@ -175,15 +175,19 @@ pub fn evaluate(claim: &Claim, ctx: &Context) -> Result<Outcome> {
         }
         Err(e) => return Err(e),
     }
-    Ok(finish(out))
+    Ok(finish(out, spec.note.as_deref()))
 }
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Adds the caveats that apply to every verdict.
-fn finish(mut out: Outcome) -> Outcome {
+/// Adds the claim's note and the caveats that apply to every verdict.
+fn finish(mut out: Outcome, note: Option<&str>) -> Outcome {
+    if let Some(n) = note {
+        out.reason.push(' ');
+        out.reason.push_str(n.trim());
+    }
     if !out.verified {
         out.reason.push_str(
             " (The published figure is taken from a secondary summary and has not been checked against the primary paper.)",

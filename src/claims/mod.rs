@@ -193,6 +193,8 @@ pub struct ClaimSpec {
     /// checked against the primary source.
     #[serde(default = "yes")]
     pub verified: bool,
+    /// A caveat appended to the reason (e.g. how sensitive the verdict is).
+    pub note: Option<String>,
     pub compute: Compute,
 }
 
