@@ -66,18 +66,28 @@ impl Var {
     /// A factor from text values with R's default level order for character
     /// columns (sorted; R sorts in the locale's collation, we sort by code
     /// point, which agrees for ASCII letters of one case and digits).
+    ///
+    /// One hashing pass codes the values in order of first appearance; only
+    /// the distinct values are sorted, then the codes are renumbered (the
+    /// whole column is never sorted: millions of client rows, thousands of
+    /// therapists).
     pub fn factor_from_strings<S: AsRef<str>>(values: &[S]) -> Var {
-        let mut levels: Vec<String> = values.iter().map(|s| s.as_ref().to_string()).collect();
-        levels.sort();
-        levels.dedup();
-        let codes = values
+        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let seen: Vec<u32> = values
             .iter()
             .map(|s| {
-                levels
-                    .binary_search_by(|l| l.as_str().cmp(s.as_ref()))
-                    .unwrap() as u32
+                let next = index.len() as u32;
+                *index.entry(s.as_ref()).or_insert(next)
             })
             .collect();
+        let mut distinct: Vec<(&str, u32)> = index.into_iter().collect();
+        distinct.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut renumber = vec![0u32; distinct.len()];
+        for (sorted, &(_, first)) in distinct.iter().enumerate() {
+            renumber[first as usize] = sorted as u32;
+        }
+        let codes = seen.iter().map(|&c| renumber[c as usize]).collect();
+        let levels = distinct.into_iter().map(|(s, _)| s.to_string()).collect();
         Var::Factor { codes, levels }
     }
 }
@@ -153,5 +163,32 @@ impl Data for Frame {
             .iter()
             .position(|x| x == name)
             .map(|i| &self.vars[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Var;
+
+    /// The hashed coding equals the definition: levels sorted and distinct,
+    /// each value's code the position of its level.
+    #[test]
+    fn factor_levels_are_sorted_and_codes_match() {
+        let values = ["T10", "T2", "T10", "b", "", "T2", "a", "é", "T1"];
+        let Var::Factor { codes, levels } = Var::factor_from_strings(&values) else {
+            panic!("a factor")
+        };
+        let mut want: Vec<&str> = values.to_vec();
+        want.sort();
+        want.dedup();
+        assert_eq!(levels, want);
+        for (v, c) in values.iter().zip(&codes) {
+            assert_eq!(levels[*c as usize], *v);
+        }
+        let empty: [&str; 0] = [];
+        let Var::Factor { codes, levels } = Var::factor_from_strings(&empty) else {
+            panic!()
+        };
+        assert!(codes.is_empty() && levels.is_empty());
     }
 }
