@@ -10,6 +10,7 @@ pub mod meta;
 pub mod replicate;
 pub mod report;
 pub mod simulate;
+pub mod summarise;
 pub mod variance;
 
 use crate::error::Result;
@@ -68,6 +69,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Write a synthetic clinic dataset whose variance shares are known.
     Simulate(simulate::SimulateArgs),
+    /// Per-therapist sufficient statistics of a variance decomposition, for fitting across sites without pooling client records (variance --summaries).
+    Summarise(summarise::SummariseArgs),
     /// How much of the outcome is client, technique, relationship, therapist and site: Shapley shares with bootstrap intervals.
     Variance(variance::VarianceArgs),
 }
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replicate(a) => replicate::run(&a),
         Command::Report(a) => report::run(&a),
         Command::Simulate(a) => simulate::run(&a),
+        Command::Summarise(a) => summarise::run(&a),
         Command::Variance(a) => variance::run(&a),
     }
 }

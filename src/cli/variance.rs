@@ -36,6 +36,11 @@ pub struct VarianceArgs {
     /// --factor severity=baseline_gad,chronicity. Repeatable.
     #[arg(long = "factor", value_name = "NAME=COL1,COL2")]
     pub factors: Vec<String>,
+    /// Fit from summary files written by `outcomes summarise` (per-therapist
+    /// cross-products, one file per site or service) instead of DATA: the
+    /// same models as the pooled client records, without pooling them.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["data", "split_alliance", "factors"])]
+    pub summaries: Vec<std::path::PathBuf>,
     /// Cluster-bootstrap replicates (see --bootstrap-scheme) for the
     /// intervals; 0 for none. Default: 1000 for table output, 0 for JSON and CSV.
     #[arg(long, value_name = "N")]
@@ -203,6 +208,48 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         OutFormat::Table => 1000,
         _ => 0,
     });
+    let design = if args.summaries.is_empty() {
+        design_from_data(args, false)?
+    } else {
+        crate::cli::summarise::merge(&args.summaries, args)?
+    };
+    finish(args, level, reps, design)
+}
+
+/// What the decomposition works on: the analysis sample's per-therapist
+/// sufficient statistics and what they mean, from a data file or merged
+/// from summary files (`outcomes summarise`).
+pub(crate) struct Design {
+    pub units: Units,
+    /// Names of W's columns without y (m = names.len() + 1).
+    pub names: Vec<String>,
+    /// Per name: the data column and, for an indicator, its level.
+    pub sources: Vec<(String, Option<String>)>,
+    /// Site labels by site code (empty without sites).
+    pub site_levels: Vec<String>,
+    pub factors: Vec<Factor>,
+    pub infos: Vec<FactorInfo>,
+    pub formula_terms: Vec<Vec<String>>,
+    pub split_cols: Option<(usize, usize)>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    pub groups: Map<String, Value>,
+    pub therapist: Option<String>,
+    pub site: Option<String>,
+    pub has_therapist: bool,
+    pub has_site: bool,
+    pub outcome: String,
+    pub n: usize,
+    pub input: InputInfo,
+    pub roles: Value,
+    pub excluded: Vec<Exclusion>,
+}
+
+/// The design of a data file. With `one_hot`, a text column gets an
+/// indicator for every level (no reference level dropped, one level allowed):
+/// the form `outcomes summarise` writes, so that files with different level
+/// sets can be merged before the reference level is chosen.
+pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
     let p = prepare(&args.input.request(), Purpose::Analyse)?;
     let t = &p.table;
     let roles = &p.roles;
@@ -424,7 +471,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     let mut site_codes = site.as_deref().map(codes);
     if let (Some(th), Some((_, levels))) = (&therapist, &ther) {
         groups.insert(th.clone(), json!(levels.len()));
-        if levels.len() < 2 {
+        if levels.len() < 2 && !one_hot {
             return Err(Error::analysis(format!(
                 "one therapist ('{}') in the {n} rows analysed: a therapist variance needs at \
                  least 2 therapists (30 or more for a usable estimate). Remove --therapist to \
@@ -449,7 +496,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     }
     if let (Some(s), Some((_, levels))) = (&site, &site_codes) {
         groups.insert(s.clone(), json!(levels.len()));
-        if levels.len() < 2 {
+        if levels.len() < 2 && !one_hot {
             warnings.push(format!(
                 "one site ('{}') in the data: a site variance cannot be estimated, so the site \
                  factor is left out; differences between sites, if any, are inside the \
@@ -471,6 +518,8 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
 
     // W = [1, factor columns…, y].
     let mut names: Vec<String> = vec!["(Intercept)".into()];
+    // per column of W: the data column and, for an indicator, its level
+    let mut sources: Vec<(String, Option<String>)> = vec![("(Intercept)".into(), None)];
     let mut columns: Vec<Vec<f64>> = Vec::new();
     let mut factors: Vec<Factor> = Vec::new();
     let mut infos: Vec<FactorInfo> = Vec::new();
@@ -487,11 +536,12 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                     match col.as_num().filter(|_| name != "technique") {
                         Some(x) => {
                             names.push(c.clone());
+                            sources.push((c.clone(), None));
                             columns.push(rows.iter().map(|&r| x[r]).collect());
                         }
                         None => {
                             let (cd, levels) = codes(c);
-                            if levels.len() < 2 {
+                            if levels.len() < 2 && !one_hot {
                                 return Err(Error::analysis(format!(
                                     "the {name} column '{c}' has one value ('{}') in the {n} \
                                      rows analysed, so it cannot explain any variance. Remove it \
@@ -499,8 +549,10 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                                     levels.first().map_or("", String::as_str)
                                 )));
                             }
-                            for (l, level) in levels.iter().enumerate().skip(1) {
+                            for (l, level) in levels.iter().enumerate().skip(usize::from(!one_hot))
+                            {
                                 names.push(format!("{c}{level}"));
+                                sources.push((c.clone(), Some(level.clone())));
                                 columns.push(
                                     cd.iter().map(|&v| (v as usize == l) as u8 as f64).collect(),
                                 );
@@ -545,6 +597,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                     format!("{a}_within")
                 };
                 names.push(name.clone());
+                sources.push((name.clone(), None));
                 (vec![name], vec![a.clone()], Random::NONE)
             }
             Source::Therapist => {
@@ -651,6 +704,54 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
                 .into(),
         );
     }
+    Ok(Design {
+        units,
+        names,
+        sources,
+        site_levels: site_codes.as_ref().map_or(Vec::new(), |s| s.1.clone()),
+        factors,
+        infos,
+        formula_terms,
+        split_cols,
+        warnings,
+        notes,
+        groups,
+        therapist,
+        site,
+        has_therapist: ther.is_some(),
+        has_site: site_codes.is_some(),
+        outcome,
+        n,
+        input: p.input_info(n),
+        roles: roles.to_json(),
+        excluded,
+    })
+}
+
+/// The decomposition, its bootstrap and the report, from a design.
+fn finish(args: &VarianceArgs, level: f64, reps: usize, design: Design) -> Result<VarianceReport> {
+    let Design {
+        units,
+        names,
+        sources: _,
+        site_levels: _,
+        factors,
+        infos,
+        formula_terms,
+        split_cols,
+        mut warnings,
+        mut notes,
+        groups,
+        therapist,
+        site,
+        has_therapist,
+        has_site,
+        outcome,
+        n,
+        input,
+        roles,
+        excluded,
+    } = design;
     let sample = units.sample(&units.all());
     let d = var::decompose(&sample, &factors).map_err(|e| Error::analysis(e.to_string()))?;
     if !d.full.aliased.is_empty() {
@@ -783,7 +884,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         "definition": "ICC_g = tau2_g / (sum of tau2 + sigma2_e); null: y ~ 1 + random \
                        intercepts; casemix: the full model",
     });
-    let has_random = ther.is_some() || site_codes.is_some();
+    let has_random = has_therapist || has_site;
     let r2 = json!({
         "marginal": d.r2_marginal,
         "conditional": d.r2_conditional,
@@ -881,22 +982,22 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         level: args.level,
         failed: boot.as_ref().map_or(0, |b| b.failed),
         scheme: {
-            let unit = if ther.is_some() {
+            let unit = if has_therapist {
                 "therapists"
             } else {
                 "clients"
             };
-            let with = if ther.is_some() {
+            let with = if has_therapist {
                 "; clients come with their therapist"
             } else {
                 ""
             };
-            let effective = if site_codes.is_none() || !units.nested {
+            let effective = if !has_site || !units.nested {
                 SchemeArg::Therapists
             } else {
                 args.bootstrap_scheme
             };
-            match (effective, site_codes.is_some()) {
+            match (effective, has_site) {
                 (_, false) => format!("{unit} resampled with replacement{with}"),
                 (SchemeArg::Therapists, true) => format!(
                     "{unit} resampled with replacement within each site (sites fixed){with}"
@@ -920,8 +1021,8 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     Ok(VarianceReport {
         command: "variance",
         version: crate::VERSION,
-        input: p.input_info(n),
-        roles: roles.to_json(),
+        input,
+        roles,
         outcome,
         n,
         var_y: d.var_y,

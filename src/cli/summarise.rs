@@ -1,0 +1,714 @@
+//! `outcomes summarise DATA -o site.summary.json`: the per-therapist
+//! sufficient statistics of a variance decomposition, and nothing
+//! client-level; `outcomes variance --summaries a.json b.json ...` fits from
+//! them (issue 9).
+//!
+//! Why this suffices: every model of the decomposition is a linear mixed
+//! model with random intercepts for therapists (and sites), whose REML
+//! criterion depends on the data only through the cross-products W'W of
+//! W = [1, X, y] within each therapist and their column sums, with the sites'
+//! sums (Searle, Casella & McCulloch 1992, *Variance Components*, §6.8: the
+//! likelihood of a one-way random model through group totals and the pooled
+//! within-group sums of squares and products; `stats::variance::ri` evaluates
+//! it that way). Per therapist the file keeps n, the column means and the
+//! cross-products about those means; cross-products about the pooled means
+//! follow by the parallel-axis identity Σ(w − μ)(w − μ)' = C_j + n_j (m_j −
+//! μ)(m_j − μ)' (Chan, Golub & LeVeque 1979, Am. Stat. 37:242), so merging
+//! files gives the pooled statistics up to rounding.
+//!
+//! Privacy: no client row, no client or therapist ID, and no site name is
+//! written. Therapists with fewer than `--min-caseload` clients (default 8,
+//! one more than the small-number threshold of science.md §6) are merged
+//! into one pooled stratum per site, or left out with `--small exclude`; a
+//! pooled stratum that is still small is left out. Text columns are written
+//! as one indicator per level, so files from services with different
+//! techniques merge.
+
+use crate::cli::common::InputArgs;
+use crate::cli::variance::{Design, FactorInfo, VarianceArgs};
+use crate::data::input::{Exclusion, InputInfo};
+use crate::error::{Error, Result};
+use crate::stats::variance::ri::Random;
+use crate::stats::variance::units::Units;
+use crate::stats::variance::Factor;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+/// The summary file format's name and version.
+const FORMAT: &str = "outcomes variance summary";
+const SCHEMA: u32 = 1;
+
+#[derive(Args, Debug, Clone)]
+pub struct SummariseArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Summary file to write (JSON).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Smallest caseload written as a therapist of its own.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub min_caseload: usize,
+    /// What happens to therapists with fewer clients: merged into one pooled
+    /// stratum per site, or excluded.
+    #[arg(long, value_enum, default_value_t = Small::Merge)]
+    pub small: Small,
+    /// Name of the outcome measure, recorded in the file (e.g. PHQ-9).
+    #[arg(long, value_name = "NAME")]
+    pub measure: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Small {
+    Merge,
+    Exclude,
+}
+
+/// One column of W.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnDef {
+    /// The data column (or the derived column's name).
+    pub column: String,
+    /// For an indicator of a text column: its level.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FactorDef {
+    pub name: String,
+    /// "therapist" or "site" for a random intercept.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub random: Option<String>,
+    /// Model terms (R's names).
+    pub terms: Vec<String>,
+    /// Data columns it comes from.
+    pub data_columns: Vec<String>,
+    /// Its columns of W (indices into `columns`).
+    pub columns: Vec<usize>,
+}
+
+/// One therapist (or pooled stratum): size, column means and the
+/// cross-products about them (upper triangle, row by row).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnitStats {
+    pub n: f64,
+    pub mean: Vec<f64>,
+    pub within: Vec<f64>,
+    /// Site (an index within this file) of the unit.
+    pub site: u32,
+    /// A pooled stratum of small caseloads rather than one therapist.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub pooled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmallCount {
+    pub therapists: usize,
+    pub clients: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummaryFile {
+    pub format: String,
+    pub schema: u32,
+    pub version: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub measure: Option<String>,
+    /// Column roles (role → column name).
+    pub roles: Value,
+    /// W's columns: intercept, factor columns, outcome last.
+    pub columns: Vec<ColumnDef>,
+    pub factors: Vec<FactorDef>,
+    pub input_sha256: String,
+    pub rows_read: usize,
+    /// Clients in the analysis sample before small caseloads were handled.
+    pub clients: usize,
+    pub excluded: Vec<ExclusionOut>,
+    pub min_caseload: usize,
+    pub small: Small,
+    pub merged: SmallCount,
+    pub left_out: SmallCount,
+    /// Therapists seen at more than one site, assigned to their main site.
+    pub reassigned: usize,
+    /// Site labels (a unit's `site` indexes them); files are merged by them,
+    /// so one site may be split over several files.
+    pub sites: Vec<String>,
+    pub units: Vec<UnitStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExclusionOut {
+    pub reason: String,
+    pub rows: usize,
+}
+
+fn upper(m: usize, full: &[f64]) -> Vec<f64> {
+    let mut v = Vec::with_capacity(m * (m + 1) / 2);
+    for a in 0..m {
+        for b in a..m {
+            v.push(full[a * m + b]);
+        }
+    }
+    v
+}
+
+fn full_from_upper(m: usize, up: &[f64]) -> Vec<f64> {
+    let mut f = vec![0.0; m * m];
+    let mut k = 0;
+    for a in 0..m {
+        for b in a..m {
+            f[a * m + b] = up[k];
+            f[b * m + a] = up[k];
+            k += 1;
+        }
+    }
+    f
+}
+
+/// A unit's size, raw column means and cross-products about them (m×m).
+type Moments = (f64, Vec<f64>, Vec<f64>);
+
+/// A unit's moments from the centred `Units`.
+fn unit_stats(units: &Units, u: usize) -> Moments {
+    let m = units.m;
+    let n = units.n[u];
+    let d: Vec<f64> = (0..m).map(|a| units.sums[u * m + a] / n).collect();
+    let mean: Vec<f64> = d.iter().zip(&units.means).map(|(x, mu)| x + mu).collect();
+    let cr = &units.cross[u * m * m..(u + 1) * m * m];
+    let within: Vec<f64> = (0..m * m)
+        .map(|k| cr[k] - n * d[k / m] * d[k % m])
+        .collect();
+    (n, mean, within)
+}
+
+/// Pools units (parallel-axis identity).
+fn pool(parts: &[Moments], m: usize) -> Moments {
+    let n: f64 = parts.iter().map(|p| p.0).sum();
+    let mean: Vec<f64> = (0..m)
+        .map(|a| parts.iter().map(|p| p.0 * p.1[a]).sum::<f64>() / n)
+        .collect();
+    let mut within = vec![0.0; m * m];
+    for (nj, mj, cj) in parts {
+        for a in 0..m {
+            for b in 0..m {
+                within[a * m + b] += cj[a * m + b] + nj * (mj[a] - mean[a]) * (mj[b] - mean[b]);
+            }
+        }
+    }
+    (n, mean, within)
+}
+
+pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
+    let vargs = VarianceArgs {
+        input: args.input.clone(),
+        split_alliance: false,
+        factors: Vec::new(),
+        summaries: Vec::new(),
+        bootstrap: Some(0),
+        bootstrap_scheme: crate::cli::variance::SchemeArg::TwoStage,
+        seed: 1,
+        level: 95.0,
+        figure: crate::cli::common::FigureArgs {
+            plot: None,
+            width: crate::plot::Width::Single,
+            dpi: crate::plot::DEFAULT_DPI,
+        },
+        out: crate::cli::common::OutputArgs {
+            format: crate::output::OutFormat::Json,
+            output: None,
+        },
+    };
+    let d = crate::cli::variance::design_from_data(&vargs, true)?;
+    if !d.has_therapist {
+        return Err(Error::input(
+            "summarise needs therapists (--therapist COL): without them the only units are \
+             clients, and a summary would be client-level data",
+        ));
+    }
+    let units = &d.units;
+    let m = units.m;
+    // sites: the main site of each therapist (most clients, lowest on ties)
+    let mut reassigned = 0;
+    let main_site = |u: usize| -> u32 {
+        let r = units.cell_start[u]..units.cell_start[u + 1];
+        let mut best = r.start;
+        for c in r {
+            if units.cell_n[c] > units.cell_n[best] {
+                best = c;
+            }
+        }
+        units.cell_site[best]
+    };
+    let mut out_units = Vec::new();
+    let mut small: Vec<Vec<Moments>> = vec![Vec::new(); units.n_sites.max(1)];
+    let (mut merged, mut left_out) = (
+        SmallCount {
+            therapists: 0,
+            clients: 0,
+        },
+        SmallCount {
+            therapists: 0,
+            clients: 0,
+        },
+    );
+    for u in 0..units.n.len() {
+        if units.n[u] == 0.0 {
+            continue;
+        }
+        if units.cell_start[u + 1] - units.cell_start[u] > 1 {
+            reassigned += 1;
+        }
+        let site = main_site(u);
+        let stats = unit_stats(units, u);
+        if (stats.0 as usize) < args.min_caseload {
+            match args.small {
+                Small::Merge => small[site as usize].push(stats),
+                Small::Exclude => {
+                    left_out.therapists += 1;
+                    left_out.clients += stats.0 as usize;
+                }
+            }
+            continue;
+        }
+        out_units.push(UnitStats {
+            n: stats.0,
+            mean: stats.1,
+            within: upper(m, &stats.2),
+            site,
+            pooled: false,
+        });
+    }
+    for (site, parts) in small.iter().enumerate() {
+        if parts.is_empty() {
+            continue;
+        }
+        let (n, mean, within) = pool(parts, m);
+        if (n as usize) < args.min_caseload {
+            left_out.therapists += parts.len();
+            left_out.clients += n as usize;
+            continue;
+        }
+        merged.therapists += parts.len();
+        merged.clients += n as usize;
+        out_units.push(UnitStats {
+            n,
+            mean,
+            within: upper(m, &within),
+            site: site as u32,
+            pooled: true,
+        });
+    }
+    if out_units.len() < 2 {
+        return Err(Error::analysis(format!(
+            "fewer than two therapists with at least {} clients: nothing can be summarised \
+             without revealing small caseloads",
+            args.min_caseload
+        )));
+    }
+    let mut columns: Vec<ColumnDef> = d
+        .sources
+        .iter()
+        .map(|(c, l)| ColumnDef {
+            column: c.clone(),
+            level: l.clone(),
+        })
+        .collect();
+    columns.push(ColumnDef {
+        column: d.outcome.clone(),
+        level: None,
+    });
+    let factors = d
+        .factors
+        .iter()
+        .zip(&d.infos)
+        .map(|(f, info)| FactorDef {
+            name: f.name.clone(),
+            random: match (f.random.therapist, f.random.site) {
+                (true, _) => Some("therapist".into()),
+                (_, true) => Some("site".into()),
+                _ => None,
+            },
+            terms: d.formula_terms[d.factors.iter().position(|x| x.name == f.name).unwrap()]
+                .clone(),
+            data_columns: info.columns.clone(),
+            columns: f.cols.clone(),
+        })
+        .collect();
+    Ok(SummaryFile {
+        format: FORMAT.into(),
+        schema: SCHEMA,
+        version: crate::VERSION.into(),
+        outcome: d.outcome.clone(),
+        measure: args.measure.clone(),
+        roles: d.roles.clone(),
+        columns,
+        factors,
+        input_sha256: d.input.sha256.clone(),
+        rows_read: d.input.rows_read,
+        clients: d.n,
+        excluded: d
+            .excluded
+            .iter()
+            .map(|e| ExclusionOut {
+                reason: e.reason.clone(),
+                rows: e.rows,
+            })
+            .collect(),
+        min_caseload: args.min_caseload,
+        small: args.small,
+        merged,
+        left_out,
+        reassigned,
+        sites: if d.site_levels.is_empty() {
+            vec![String::new()]
+        } else {
+            d.site_levels.clone()
+        },
+        units: out_units,
+    })
+}
+
+pub fn run(args: &SummariseArgs) -> Result<()> {
+    let s = build(args)?;
+    let text = crate::output::to_json(&s)?;
+    crate::output::write_atomic(&args.output, text.as_bytes())?;
+    eprintln!(
+        "outcomes summarise: {} therapists ({} merged into pooled strata, {} left out with {} clients) at {} sites written to {}",
+        s.units.iter().filter(|u| !u.pooled).count(),
+        s.merged.therapists,
+        s.left_out.therapists,
+        s.left_out.clients,
+        s.sites.len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn read(path: &PathBuf) -> Result<SummaryFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input(format!("cannot read the summary '{}': {e}", path.display())))?;
+    let s: SummaryFile = serde_json::from_str(&text).map_err(|e| {
+        Error::input(format!(
+            "{}: not a summary written by `outcomes summarise` ({e})",
+            path.display()
+        ))
+    })?;
+    if s.format != FORMAT || s.schema != SCHEMA {
+        return Err(Error::input(format!(
+            "{}: format '{}' schema {}; accepted: '{FORMAT}' schema {SCHEMA}",
+            path.display(),
+            s.format,
+            s.schema
+        )));
+    }
+    let m = s.columns.len();
+    if s.units
+        .iter()
+        .any(|u| u.mean.len() != m || u.within.len() != m * (m + 1) / 2)
+    {
+        return Err(Error::input(format!(
+            "{}: a unit's statistics do not match its {m} columns",
+            path.display()
+        )));
+    }
+    Ok(s)
+}
+
+/// Merges summary files into the design of the pooled data.
+pub(crate) fn merge(paths: &[PathBuf], _args: &VarianceArgs) -> Result<Design> {
+    let files: Vec<SummaryFile> = paths.iter().map(read).collect::<Result<_>>()?;
+    let first = &files[0];
+    for (f, p) in files.iter().zip(paths).skip(1) {
+        let names = |s: &SummaryFile| {
+            s.factors
+                .iter()
+                .map(|x| (x.name.clone(), x.random.clone(), x.data_columns.clone()))
+                .collect::<Vec<_>>()
+        };
+        if f.outcome != first.outcome || names(f) != names(first) {
+            return Err(Error::input(format!(
+                "{}: its outcome '{}' and factors differ from {} ('{}'): summaries must come from the same analysis",
+                p.display(),
+                f.outcome,
+                paths[0].display(),
+                first.outcome
+            )));
+        }
+    }
+    // Final columns: intercept, each factor's columns (a text column's levels
+    // over all files, sorted, the first dropped as R's reference), outcome.
+    let mut names: Vec<String> = vec!["(Intercept)".into()];
+    let mut sources: Vec<(String, Option<String>)> = vec![("(Intercept)".into(), None)];
+    let mut factors = Vec::new();
+    let mut infos = Vec::new();
+    let mut formula_terms = Vec::new();
+    let mut split_cols: Option<(usize, usize)> = None;
+    for (fi, fd) in first.factors.iter().enumerate() {
+        let start = names.len();
+        // the factor's columns in order: numeric columns as in the first
+        // file; indicator levels per data column, over all files
+        let mut seen: Vec<(String, Option<String>)> = Vec::new();
+        for f in &files {
+            for &c in &f.factors[fi].columns {
+                let cd = &f.columns[c];
+                let key = (cd.column.clone(), cd.level.clone());
+                if !seen.contains(&key) {
+                    seen.push(key);
+                }
+            }
+        }
+        let mut data_cols: Vec<String> = Vec::new();
+        for (c, _) in &seen {
+            if !data_cols.contains(c) {
+                data_cols.push(c.clone());
+            }
+        }
+        for c in &data_cols {
+            let mut levels: Vec<&String> = seen
+                .iter()
+                .filter(|(x, l)| x == c && l.is_some())
+                .map(|(_, l)| l.as_ref().unwrap())
+                .collect();
+            if levels.is_empty() {
+                names.push(c.clone());
+                sources.push((c.clone(), None));
+                continue;
+            }
+            levels.sort();
+            if levels.len() < 2 {
+                return Err(Error::analysis(format!(
+                    "the {} column '{c}' has one value ('{}') in all the summaries, so it cannot explain any variance",
+                    fd.name, levels[0]
+                )));
+            }
+            for l in levels.iter().skip(1) {
+                names.push(format!("{c}{l}"));
+                sources.push((c.clone(), Some((*l).clone())));
+            }
+        }
+        if fd.name == "relationship_within" {
+            split_cols = Some((start, start));
+        }
+        if fd.name == "relationship_between" {
+            split_cols = split_cols.map(|(w, _)| (w, start));
+        }
+        let random = Random {
+            therapist: fd.random.as_deref() == Some("therapist"),
+            site: fd.random.as_deref() == Some("site"),
+        };
+        factors.push(Factor {
+            name: fd.name.clone(),
+            cols: (start..names.len()).collect(),
+            random,
+        });
+        infos.push(FactorInfo {
+            name: fd.name.clone(),
+            terms: if random.any() {
+                fd.terms.clone()
+            } else {
+                names[start..].to_vec()
+            },
+            columns: fd.data_columns.clone(),
+        });
+        formula_terms.push(fd.terms.clone());
+    }
+    let m = names.len() + 1;
+    // Each file's columns in the final W (None: a reference level).
+    let maps: Vec<Vec<Option<usize>>> = files
+        .iter()
+        .map(|f| {
+            let last = f.columns.len() - 1;
+            f.columns
+                .iter()
+                .enumerate()
+                .map(|(i, cd)| {
+                    if i == 0 {
+                        Some(0)
+                    } else if i == last {
+                        Some(m - 1)
+                    } else {
+                        sources
+                            .iter()
+                            .position(|(c, l)| *c == cd.column && *l == cd.level)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    // Pooled means (the intercept stays uncentred, as in `Units::new`).
+    let total: f64 = files.iter().flat_map(|f| &f.units).map(|u| u.n).sum();
+    let mut means = vec![0.0; m];
+    for (f, map) in files.iter().zip(&maps) {
+        for u in &f.units {
+            for (i, t) in map.iter().enumerate() {
+                if let (Some(t), true) = (t, i > 0) {
+                    means[*t] += u.n * u.mean[i];
+                }
+            }
+        }
+    }
+    for v in means.iter_mut().skip(1) {
+        *v /= total;
+    }
+    let mut labels: Vec<String> = files.iter().flat_map(|f| f.sites.iter().cloned()).collect();
+    labels.sort();
+    labels.dedup();
+    let n_sites = labels.len() as u32;
+    let (mut un, mut sums, mut cross) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cell_site, mut cell_n, mut cell_sums) = (Vec::new(), Vec::new(), Vec::new());
+    let mut strata: Vec<Vec<u32>> = vec![Vec::new(); labels.len()];
+    let (mut merged, mut left_out, mut reassigned, mut rows_read) = (0, 0, 0, 0);
+    let mut excluded: Vec<Exclusion> = Vec::new();
+    for (f, map) in files.iter().zip(&maps) {
+        let mf = f.columns.len();
+        for u in &f.units {
+            let wf = full_from_upper(mf, &u.within);
+            // raw mean and within cross-products in the final columns
+            let mut mean = vec![0.0; m];
+            let mut within = vec![0.0; m * m];
+            for (i, ti) in map.iter().enumerate() {
+                let Some(ti) = *ti else { continue };
+                mean[ti] = u.mean[i];
+                for (j, tj) in map.iter().enumerate() {
+                    if let Some(tj) = *tj {
+                        within[ti * m + tj] = wf[i * mf + j];
+                    }
+                }
+            }
+            let d: Vec<f64> = (0..m).map(|a| mean[a] - means[a]).collect();
+            let idx = un.len() as u32;
+            un.push(u.n);
+            sums.extend(d.iter().map(|x| u.n * x));
+            for a in 0..m {
+                for b in 0..m {
+                    cross.push(within[a * m + b] + u.n * d[a] * d[b]);
+                }
+            }
+            let label = f
+                .sites
+                .get(u.site as usize)
+                .ok_or_else(|| Error::input("a summary's unit names a site it does not list"))?;
+            let site = labels.binary_search(label).expect("collected") as u32;
+            cell_site.push(site);
+            cell_n.push(u.n);
+            cell_sums.extend(d.iter().map(|x| u.n * x));
+            strata[site as usize].push(idx);
+        }
+        merged += f.merged.therapists;
+        left_out += f.left_out.therapists;
+        reassigned += f.reassigned;
+        rows_read += f.rows_read;
+        for e in &f.excluded {
+            match excluded.iter_mut().find(|x| x.reason == e.reason) {
+                Some(x) => x.rows += e.rows,
+                None => excluded.push(Exclusion {
+                    reason: e.reason.clone(),
+                    rows: e.rows,
+                }),
+            }
+        }
+        if f.left_out.clients > 0 {
+            excluded.push(Exclusion {
+                reason: format!(
+                    "caseload under {} (left out by `outcomes summarise`)",
+                    f.min_caseload
+                ),
+                rows: f.left_out.clients,
+            });
+        }
+    }
+    let role = |r: &str| {
+        first
+            .roles
+            .get(r)
+            .and_then(|x| x.get("column"))
+            .and_then(|c| c.as_str())
+            .map(String::from)
+    };
+    let therapist = role("therapist");
+    let has_site = factors.iter().any(|f| f.random.site);
+    let site = if has_site { role("site") } else { None };
+    let nu = un.len();
+    let units = Units {
+        m,
+        means,
+        has_therapist: true,
+        has_site,
+        n_sites: n_sites as usize,
+        n: un,
+        sums,
+        cross,
+        cell_start: (0..=nu).collect(),
+        cell_site,
+        cell_n,
+        cell_sums,
+        strata,
+        nested: true,
+    };
+    let mut groups = Map::new();
+    if let Some(t) = &therapist {
+        groups.insert(t.clone(), Value::from(nu));
+    }
+    if let Some(s) = &site {
+        groups.insert(s.clone(), Value::from(n_sites));
+    }
+    let mut notes = vec![format!(
+        "fitted from {} summary files (per-therapist cross-products written by `outcomes summarise`), not from client records",
+        files.len()
+    )];
+    if merged > 0 {
+        notes.push(format!(
+            "{merged} therapists with small caseloads enter as pooled strata (one per site): their random intercept is the stratum's, so the therapist variance differs from a fit of the client records"
+        ));
+    }
+    if left_out > 0 {
+        notes.push(format!(
+            "{left_out} therapists with small caseloads were left out"
+        ));
+    }
+    if reassigned > 0 {
+        notes.push(format!(
+            "{reassigned} therapists seen at more than one site were assigned to their main site"
+        ));
+    }
+    let mut sha = String::new();
+    for f in &files {
+        sha.push_str(&f.input_sha256);
+    }
+    let n = total as usize;
+    Ok(Design {
+        units,
+        names,
+        sources,
+        site_levels: labels,
+        factors,
+        infos,
+        formula_terms,
+        split_cols,
+        warnings: Vec::new(),
+        notes,
+        groups,
+        therapist,
+        site,
+        has_therapist: true,
+        has_site,
+        outcome: first.outcome.clone(),
+        n,
+        input: InputInfo {
+            path: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            sha256: crate::data::load::sha256_hex(sha.as_bytes()),
+            rows_read,
+            rows_used: n,
+        },
+        roles: first.roles.clone(),
+        excluded,
+    })
+}
