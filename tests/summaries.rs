@@ -270,3 +270,92 @@ fn bad_summaries() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("same analysis"));
 }
+
+/// `lmm --summaries` fits the random-intercept model of the pooled records
+/// (against `outcomes lmm` on them, lme4's answers: tests/lmm_golden.rs).
+/// Tolerance 1e-6 relative: two different optimisers (the general sparse
+/// one of `lmm`, the grouped one of `variance`) stop at their tolerances.
+#[test]
+fn lmm_from_summaries_equals_lmm_on_records() {
+    let dir = tempdir("summaries-lmm");
+    let sim = dir.join("sim.csv");
+    let o = run(&[
+        "simulate",
+        "--clients",
+        "2500",
+        "--therapists",
+        "40",
+        "--sites",
+        "4",
+        "--seed",
+        "21",
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let csv = std::fs::read_to_string(&sim).unwrap();
+    let files = split(
+        &csv,
+        &dir,
+        "l",
+        |_, s| s[1..].parse::<usize>().unwrap() - 1,
+        4,
+    );
+    let sums = summarise(&files, &["--min-caseload", "1"]);
+    let formula = "post ~ pre + technique + alliance + (1 | therapist) + (1 | site)";
+    let pooled = json(&[
+        "lmm",
+        sim.to_str().unwrap(),
+        "--formula",
+        formula,
+        "--format",
+        "json",
+    ]);
+    let mut a = vec![
+        "lmm",
+        "--formula",
+        formula,
+        "--format",
+        "json",
+        "--summaries",
+    ];
+    a.extend(sums.iter().map(String::as_str));
+    let merged = json(&a);
+    let rel = |x: &Value, y: &Value| {
+        let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+        (x - y).abs() / y.abs()
+    };
+    assert!(
+        rel(&pooled["objective"], &merged["objective"]) < 1e-9,
+        "{} {}",
+        pooled["objective"],
+        merged["objective"]
+    );
+    let (pf, mf) = (
+        pooled["fixed"].as_array().unwrap(),
+        merged["fixed"].as_array().unwrap(),
+    );
+    assert_eq!(pf.len(), mf.len());
+    for (p, m) in pf.iter().zip(mf) {
+        assert_eq!(p["term"], m["term"]);
+        assert!(rel(&p["estimate"], &m["estimate"]) < 1e-6, "{p} {m}");
+        assert!(rel(&p["se"], &m["se"]) < 1e-6, "{p} {m}");
+    }
+    assert!(
+        rel(
+            &pooled["residual"]["variance"],
+            &merged["residual"]["variance"]
+        ) < 1e-6
+    );
+    // an interaction is not in the summaries
+    let mut a = vec![
+        "lmm",
+        "--formula",
+        "post ~ pre * technique + (1 | therapist)",
+        "--summaries",
+    ];
+    a.extend(sums.iter().map(String::as_str));
+    let o = run(&a);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("interaction"));
+}

@@ -35,6 +35,11 @@ pub struct LmmArgs {
     /// conditional SDs (lme4's ranef(condVar = TRUE)).
     #[arg(long)]
     pub ranef: bool,
+    /// Fit from summary files written by `outcomes summarise` instead of
+    /// DATA (random intercepts for therapist and site only; no --ranef, as
+    /// the summaries name no therapist).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["data", "ranef"])]
+    pub summaries: Vec<std::path::PathBuf>,
     /// --plot: a caterpillar plot of the first grouping factor's conditional
     /// modes (first term) with 95% intervals, ranked.
     #[command(flatten)]
@@ -85,6 +90,9 @@ pub(crate) fn factor(table: &Table, name: &str, rows: &[usize]) -> Var {
 }
 
 pub fn build(args: &LmmArgs) -> Result<LmmReport> {
+    if !args.summaries.is_empty() {
+        return crate::cli::summarise::lmm_from_summaries(args);
+    }
     let p = prepare(&args.input.request(), Purpose::Analyse)?;
     let t = &p.table;
     let f = formula::parse(&args.formula)?;
@@ -373,6 +381,11 @@ pub fn caterpillar_chart(
 }
 
 pub fn run(args: &LmmArgs) -> Result<()> {
+    if !args.summaries.is_empty() && args.figure.plot.is_some() {
+        return Err(Error::input(
+            "--plot with --summaries: the caterpillar plot needs each therapist's effect, and summaries name no therapist",
+        ));
+    }
     let report = build(args)?;
     if args.figure.plot.is_some() {
         let re = match &report.ranef {

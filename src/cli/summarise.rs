@@ -419,7 +419,7 @@ fn read(path: &PathBuf) -> Result<SummaryFile> {
 }
 
 /// Merges summary files into the design of the pooled data.
-pub(crate) fn merge(paths: &[PathBuf], _args: &VarianceArgs) -> Result<Design> {
+pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
     let files: Vec<SummaryFile> = paths.iter().map(read).collect::<Result<_>>()?;
     let first = &files[0];
     for (f, p) in files.iter().zip(paths).skip(1) {
@@ -710,5 +710,108 @@ pub(crate) fn merge(paths: &[PathBuf], _args: &VarianceArgs) -> Result<Design> {
         },
         roles: first.roles.clone(),
         excluded,
+    })
+}
+
+/// `outcomes lmm --summaries ...`: a random-intercept model fitted from
+/// merged summaries. Fixed terms are columns of the summaries (a text column
+/// brings its indicators); random terms are `(1 | therapist)` and
+/// `(1 | site)` of the summaries' roles.
+pub(crate) fn lmm_from_summaries(
+    args: &crate::cli::lmm::LmmArgs,
+) -> Result<crate::cli::lmm::LmmReport> {
+    let f = crate::stats::lmm::formula::parse(&args.formula)?;
+    let d = merge(&args.summaries)?;
+    let available = || {
+        let mut cols: Vec<&str> = d.sources.iter().skip(1).map(|(c, _)| c.as_str()).collect();
+        cols.dedup();
+        cols.join(", ")
+    };
+    let response = &f.vars[f.response];
+    if *response != d.outcome {
+        return Err(Error::input(format!(
+            "--formula: the response is '{response}' but the summaries hold the outcome '{}'",
+            d.outcome
+        )));
+    }
+    if !f.fixed.intercept {
+        return Err(Error::input(
+            "--formula: models fitted from summaries keep the intercept (remove '0 +' or '- 1')",
+        ));
+    }
+    let mut cols = vec![0usize];
+    for t in &f.fixed.terms {
+        if t.len() != 1 {
+            return Err(Error::input(format!(
+                "--formula: the interaction '{}' cannot be fitted from summaries (its cross-products are not in them); the summaries hold: {}",
+                f.term_label(t),
+                available()
+            )));
+        }
+        let name = &f.vars[t[0]];
+        let idx: Vec<usize> = d
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, (c, _))| *i > 0 && c == name)
+            .map(|(i, _)| i)
+            .collect();
+        if idx.is_empty() {
+            return Err(Error::input(format!(
+                "--formula: the summaries have no column '{name}'; they hold: {}",
+                available()
+            )));
+        }
+        cols.extend(idx);
+    }
+    let mut random = Random::NONE;
+    for r in &f.random {
+        let g = r
+            .group
+            .iter()
+            .map(|&v| f.vars[v].as_str())
+            .collect::<Vec<_>>()
+            .join(":");
+        if !(r.lhs.intercept && r.lhs.terms.is_empty() && r.group.len() == 1) {
+            return Err(Error::input(format!(
+                "--formula: only random intercepts (1 | {g}) can be fitted from summaries"
+            )));
+        }
+        if d.therapist.as_deref() == Some(g.as_str()) {
+            random.therapist = true;
+        } else if d.has_site && d.site.as_deref() == Some(g.as_str()) {
+            random.site = true;
+        } else {
+            return Err(Error::input(format!(
+                "--formula: (1 | {g}): the summaries group by therapist '{}'{}",
+                d.therapist.as_deref().unwrap_or(""),
+                d.site
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(" and site '{s}'"))
+            )));
+        }
+    }
+    let reml = !args.ml;
+    let sample = d.units.sample(&d.units.all());
+    let fit = crate::stats::variance::ri::fit(&sample, &cols, random, reml)
+        .map_err(|e| Error::analysis(e.to_string()))?;
+    let lmm = crate::cli::variance::model_of(
+        &fit,
+        &d.names,
+        &d.units,
+        &f.text,
+        &d.therapist,
+        &d.site,
+        &d.groups,
+        reml,
+    );
+    Ok(crate::cli::lmm::LmmReport {
+        command: "lmm",
+        version: crate::VERSION,
+        input: d.input,
+        fit: lmm,
+        ranef: None,
+        excluded: d.excluded,
+        notes: d.notes,
     })
 }

@@ -17,7 +17,7 @@ use crate::output::{emit, to_json, OutFormat};
 use crate::stats::lmm::{FixedEffect, GroupLevels, LmmFit, RandomComponent, Residual, Var};
 use crate::stats::variance::ri::{Fit, Random};
 use crate::stats::variance::units::{Scheme, Units};
-use crate::stats::variance::{self as var, Bootstrap, Decomposition, Factor};
+use crate::stats::variance::{self as var, Bootstrap, Factor};
 use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -211,7 +211,7 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
     let design = if args.summaries.is_empty() {
         design_from_data(args, false)?
     } else {
-        crate::cli::summarise::merge(&args.summaries, args)?
+        crate::cli::summarise::merge(&args.summaries)?
     };
     finish(args, level, reps, design)
 }
@@ -957,13 +957,14 @@ fn finish(args: &VarianceArgs, level: f64, reps: usize, design: Design) -> Resul
         .collect();
     let full_mask = (1u32 << nk) - 1;
     let model = model_of(
-        &d,
+        &d.full,
         &names,
         &units,
         &formula_of(full_mask).0,
         &therapist,
         &site,
         &groups,
+        true,
     );
     // Published figures for the factors present (the split alliance's two
     // factors share the relationship's).
@@ -1049,16 +1050,17 @@ fn finish(args: &VarianceArgs, level: f64, reps: usize, design: Design) -> Resul
 
 /// The full model in the form `lmm` reports it (intercept and its
 /// covariances transformed back from the centred parametrisation).
-fn model_of(
-    d: &Decomposition,
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn model_of(
+    f: &Fit,
     names: &[String],
     units: &Units,
     formula: &str,
     therapist: &Option<String>,
     site: &Option<String>,
     groups: &Map<String, Value>,
+    reml: bool,
 ) -> LmmFit {
-    let f = &d.full;
     let p = f.cols.len();
     let mut beta = f.beta.clone();
     let mut vcov = f.vcov.clone();
@@ -1100,7 +1102,11 @@ fn model_of(
     let n = f.n;
     LmmFit {
         formula: formula.to_string(),
-        method: if f.theta.is_empty() { "OLS" } else { "REML" },
+        method: match (f.theta.is_empty(), reml) {
+            (true, _) => "OLS",
+            (false, true) => "REML",
+            (false, false) => "ML",
+        },
         n: n as usize,
         objective: f.objective,
         loglik: -0.5 * f.objective,
@@ -1121,7 +1127,7 @@ fn model_of(
         theta: f.theta.clone(),
         vcov,
         sigma: f.sigma2.sqrt(),
-        reml: true,
+        reml,
     }
 }
 
