@@ -39,6 +39,8 @@ const AFTER_HELP: &str = "Examples:
   outcomes escalc bcg.csv --measure RR --ai tpos --bi tneg --ci cpos --di cneg -o es.csv
   outcomes meta es.csv --yi yi --vi vi --mods ablat --bias
   outcomes replicate --data-dir ../shared/datasets  published claims, recomputed
+  outcomes summarise site.csv -o site.summary.json  per-therapist statistics, no client rows
+  outcomes variance --summaries a.json b.json       fit across services without pooling records
   outcomes lmm --formula \"post ~ pre + technique + (1 | therapist) + (1 | site)\"";
 
 #[derive(Parser, Debug)]

@@ -373,6 +373,12 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
 }
 
 pub fn run(args: &SummariseArgs) -> Result<()> {
+    if args.min_caseload < 8 {
+        eprintln!(
+            "warning: --min-caseload {} is below 8 (science.md §6): therapists with fewer clients are written on their own, and their means come close to client-level data; share this file only where client-level data may be shared",
+            args.min_caseload
+        );
+    }
     let s = build(args)?;
     let text = crate::output::to_json(&s)?;
     crate::output::write_atomic(&args.output, text.as_bytes())?;
