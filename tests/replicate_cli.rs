@@ -336,6 +336,27 @@ fn therapist_effects_on_client_data() {
         1e-12
     ));
     assert_eq!(c["data"]["sha256"], v["input"]["sha256"]);
+    // roles given by flags, as `outcomes report` prints the command
+    let j = json(&[
+        "replicate",
+        "--format",
+        "json",
+        "--bootstrap",
+        "100",
+        "--only",
+        "therapist-effects-5pct",
+        "--clients",
+        sim.to_str().unwrap(),
+        "--therapist",
+        "therapist",
+        "--post",
+        "post",
+        "--where",
+        "site != 'S01'",
+    ]);
+    let c = claim(&j, "therapist-effects-5pct");
+    assert_ne!(c["verdict"], "not computable", "{}", c["reason"]);
+    assert!(c["computation"].as_str().unwrap().contains("--where"));
 }
 
 /// A user's claims file: a dataset beside it, every kind of computation,

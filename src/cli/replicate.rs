@@ -29,6 +29,8 @@ pub struct ReplicateArgs {
     /// Study spec (TOML) with the column roles of --clients.
     #[arg(long, value_name = "FILE", help_heading = "Data", requires = "clients")]
     pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub roles: ClientRoles,
     /// Only these claims (comma-separated ids).
     #[arg(
         long,
@@ -55,6 +57,107 @@ pub struct ReplicateArgs {
     pub figure: FigureArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// Column roles of the --clients file (as for `outcomes variance`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientRoles {
+    /// --clients: column with the therapist ID.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub therapist: Option<String>,
+    /// --clients: column with the site ID.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub site: Option<String>,
+    /// --clients: column with the client ID.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub client: Option<String>,
+    /// --clients: column with the technique.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub technique: Option<String>,
+    /// --clients: column with the alliance score.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub alliance: Option<String>,
+    /// --clients: column with the pre-treatment score.
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub pre: Option<String>,
+    /// --clients: column with the post-treatment score (the outcome).
+    #[arg(
+        long,
+        value_name = "COL",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub post: Option<String>,
+    /// --clients: case-mix covariates (comma-separated).
+    #[arg(
+        long,
+        value_name = "COLS",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub covariates: Option<String>,
+    /// --clients: keep only rows matching a condition (as `--where` of the other commands).
+    #[arg(
+        long = "where",
+        value_name = "CONDITION",
+        help_heading = "Roles of --clients",
+        requires = "clients"
+    )]
+    pub filter: Option<String>,
+}
+
+impl ClientRoles {
+    /// The flags as a command line.
+    fn argv(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for (name, value) in [
+            ("therapist", &self.therapist),
+            ("site", &self.site),
+            ("client", &self.client),
+            ("technique", &self.technique),
+            ("alliance", &self.alliance),
+            ("pre", &self.pre),
+            ("post", &self.post),
+            ("covariates", &self.covariates),
+            ("where", &self.filter),
+        ] {
+            if let Some(x) = value {
+                v.push(format!("--{name}"));
+                v.push(x.clone());
+            }
+        }
+        v
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +246,7 @@ pub fn build(args: &ReplicateArgs) -> Result<ReplicateReport> {
             v.push("--spec".into());
             v.push(s.display().to_string());
         }
+        v.extend(args.roles.argv());
         v
     });
     let ctx = Context {

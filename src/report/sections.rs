@@ -833,10 +833,29 @@ fn replication_section(
             args.dpi,
         )?);
     }
-    let mut argv: Vec<String> = vec!["replicate".into(), "--clients".into()];
-    argv.extend(base.iter().cloned());
-    if base.is_empty() {
-        argv.truncate(1);
+    // the equivalent command: the data as --clients with the roles replicate
+    // takes (the bundled demo data are its demo claim)
+    let mut argv: Vec<String> = vec!["replicate".into()];
+    let i = &args.input;
+    if let Some(d) = &i.data {
+        argv.extend(["--clients".into(), d.display().to_string()]);
+        let covariates = i.covariates.as_ref().map(|c| c.join(","));
+        for (name, v) in [
+            ("spec", &i.spec.as_ref().map(|p| p.display().to_string())),
+            ("therapist", &i.therapist),
+            ("site", &i.site),
+            ("client", &i.client),
+            ("technique", &i.technique),
+            ("alliance", &i.alliance),
+            ("pre", &i.pre),
+            ("post", &i.post),
+            ("covariates", &covariates),
+            ("where", &i.filter),
+        ] {
+            if let Some(x) = v {
+                argv.extend([format!("--{name}"), x.clone()]);
+            }
+        }
     }
     if let Some(d) = &args.data_dir {
         argv.extend(["--data-dir".into(), d.display().to_string()]);
