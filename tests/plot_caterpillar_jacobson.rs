@@ -8,101 +8,13 @@
 mod svg;
 use outcomes::plot::caterpillar::{CaterpillarItem, CaterpillarPlot};
 use outcomes::plot::jacobson::{JacobsonMode, JacobsonPlot, JacobsonPoint};
-use outcomes::plot::{render_png, render_svg, save, text_width, Chart, Width};
+use outcomes::plot::{render_png, save, Chart, Width};
 use outcomes::stats::change::Category;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use svg::{count, texts, unescape};
+use svg::{assert_text_ok, attr, count, elements, png_size, svg, texts, DPI, PX_PER_PT};
 
 // ------------------------------------------------------------ helpers ---
-
-/// The attributes of every `<tag` element.
-fn elements<'a>(svg: &'a str, tag: &str) -> Vec<&'a str> {
-    svg.split(&format!("<{tag} "))
-        .skip(1)
-        .map(|s| &s[..s.find('>').unwrap()])
-        .collect()
-}
-
-/// A numeric attribute.
-fn attr(el: &str, name: &str) -> Option<f64> {
-    let key = format!(" {name}=\"");
-    let el = format!(" {el}");
-    let i = el.find(&key)? + key.len();
-    el[i..i + el[i..].find('"')?].parse().ok()
-}
-
-fn attr_str<'a>(el: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("{name}=\"");
-    let i = el.find(&key)? + key.len();
-    Some(&el[i..i + el[i..].find('"')?])
-}
-
-const DPI: u32 = 300;
-const PX_PER_PT: f64 = DPI as f64 / 72.0;
-
-/// Horizontal text boxes in pixels (x0, x1, top, bottom, size_pt, text);
-/// rotated text is left out.
-fn text_boxes(svg: &str) -> Vec<(f64, f64, f64, f64, f64, String)> {
-    let mut out = Vec::new();
-    for chunk in svg.split("<text ").skip(1) {
-        let head = &chunk[..chunk.find('>').unwrap()];
-        let body =
-            unescape(chunk[chunk.find('>').unwrap() + 1..chunk.find("</text>").unwrap()].trim());
-        let em = attr(head, "font-size").unwrap();
-        if head.contains("rotate(") {
-            continue;
-        }
-        let size_pt = em / PX_PER_PT;
-        let bold = head.contains("font-weight=\"bold\"");
-        let w = text_width(&body, size_pt, bold) * PX_PER_PT;
-        let x = attr(head, "x").unwrap();
-        let y = attr(head, "y").unwrap();
-        let x0 = match attr_str(head, "text-anchor").unwrap() {
-            "start" => x,
-            "end" => x - w,
-            _ => x - w / 2.0,
-        };
-        // The glyphs run from about 0.05 em to 0.95 em below the top.
-        out.push((x0, x0 + w, y + 0.05 * em, y + 0.95 * em, size_pt, body));
-    }
-    out
-}
-
-/// Every text at least 7 pt, inside the figure, and no two overlapping.
-fn assert_text_ok(svg: &str, width: Width, what: &str) {
-    let w_px = width.pixels(DPI) as f64;
-    for el in elements(svg, "text") {
-        let em = attr(el, "font-size").unwrap();
-        assert!(
-            em / PX_PER_PT >= 7.0 - 1e-6,
-            "{what}: text below 7 pt: {el}"
-        );
-    }
-    let boxes = text_boxes(svg);
-    for b in &boxes {
-        assert!(
-            b.0 >= -0.5 && b.1 <= w_px + 0.5,
-            "{what}: {:?} runs off the figure ({:.0}..{:.0} of {w_px})",
-            b.5,
-            b.0,
-            b.1
-        );
-    }
-    for (i, a) in boxes.iter().enumerate() {
-        for b in &boxes[i + 1..] {
-            let overlap = a.0 < b.1 - 0.5 && b.0 < a.1 - 0.5 && a.2 < b.3 - 0.5 && b.2 < a.3 - 0.5;
-            assert!(!overlap, "{what}: {:?} overlaps {:?}", a.5, b.5);
-        }
-    }
-}
-
-fn svg(chart: &impl Chart, width: Width) -> String {
-    let s = render_svg(chart, width, DPI).unwrap();
-    assert!(s.starts_with("<svg"), "{}", &s[..60.min(s.len())]);
-    assert!(s.trim_end().ends_with("</svg>"));
-    s
-}
 
 const BLACK: &str = "fill=\"#000000\"";
 const VERMILLION: &str = "fill=\"#D55E00\"";
@@ -762,10 +674,8 @@ fn png_has_signature_and_column_width() {
                 render_png(&jacobson(600, BINNED), width, dpi).unwrap(),
             ];
             for b in pngs {
-                assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n");
-                let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
+                let (w, h) = png_size(&b);
                 assert_eq!(w, width.pixels(dpi));
-                let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
                 assert!(h > 100);
             }
         }

@@ -12,20 +12,9 @@ use outcomes::plot::rates_funnel::{binomial_limit, Outside, RateUnit, RatesFunne
 use outcomes::plot::trajectories::{TrajectoriesPlot, TrajectoryPoint, TrajectorySeries};
 use outcomes::plot::{render_png, render_svg, save, Chart, Width};
 use std::path::PathBuf;
-use svg::{count, texts};
+use svg::{assert_texts, count, has, png_size, texts};
 
 // ------------------------------------------------------------ helpers ---
-
-fn has(t: &[String], want: &str) -> bool {
-    t.iter().any(|s| s == want)
-}
-
-fn assert_texts(svg: &str, wants: &[&str]) {
-    let t = texts(svg);
-    for want in wants {
-        assert!(has(&t, want), "missing text {want:?} in {t:?}");
-    }
-}
 
 const BLUE: &str = "fill=\"#0072B2\"";
 const BLACK: &str = "fill=\"#000000\"";
@@ -669,9 +658,7 @@ fn rates_funnel_edge_cases() {
 #[test]
 fn png_has_signature_and_column_width() {
     fn check(bytes: &[u8], width: Width, dpi: u32) {
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        let (w, h) = png_size(bytes);
         assert_eq!(w, width.pixels(dpi));
         assert!(h > 100, "{h}");
     }
