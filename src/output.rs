@@ -71,6 +71,19 @@ pub fn write_atomic_with(
     result
 }
 
+/// A p value the APA way (7th ed., §6.36): "= .035", "< .001" (no leading
+/// zero, three decimals), "= NA" when it is not a number.
+pub fn p_apa(p: f64) -> String {
+    if !p.is_finite() {
+        return "= NA".into();
+    }
+    if p < 0.001 {
+        return "< .001".into();
+    }
+    let s = format!("{p:.3}");
+    format!("= {}", s.trim_start_matches('0'))
+}
+
 /// Sends a command's text either to stdout or atomically to `output`.
 pub fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {

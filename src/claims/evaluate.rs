@@ -9,6 +9,7 @@ use super::{Claim, Compute, MetaEstimate, Quantity, Rule};
 use crate::cli::meta::MetaReport;
 use crate::cli::variance::VarianceReport;
 use crate::cli::{command_line, parse_argv, Command};
+use crate::data::input::InputInfo;
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    fn of(replicated: bool) -> Verdict {
+        if replicated {
+            Verdict::Replicated
+        } else {
+            Verdict::NotReplicated
+        }
+    }
     pub fn text(self) -> &'static str {
         match self {
             Verdict::Replicated => "replicated",
@@ -103,6 +111,28 @@ pub struct Outcome {
     pub test_p: Option<f64>,
 }
 
+impl Outcome {
+    /// Records the recomputed interval [lo, hi] and decides the verdict:
+    /// replicated when the published value, within its rounding, meets it.
+    fn judge(&mut self, lo: f64, hi: f64) -> bool {
+        self.ci_lb = Some(lo);
+        self.ci_ub = Some(hi);
+        let ok = meets(&self.published, lo, hi);
+        self.verdict = Verdict::of(ok);
+        ok
+    }
+}
+
+impl From<&InputInfo> for DataUsed {
+    fn from(i: &InputInfo) -> DataUsed {
+        DataUsed {
+            path: i.path.clone(),
+            sha256: i.sha256.clone(),
+            rows_used: i.rows_used,
+        }
+    }
+}
+
 /// Digits to show a recomputed value with: one more than the claim prints.
 fn digits(p: &Printed) -> usize {
     (p.decimals as usize + 1).max(1)
@@ -114,16 +144,6 @@ fn show(x: f64, d: usize) -> String {
     } else {
         // keep small numbers visible: two significant digits
         format!("{x:.1e}")
-    }
-}
-
-/// "p = .035" / "p < .001" (APA 7th ed., §6.36).
-pub fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "p < .001".to_string()
-    } else {
-        let s = format!("{p:.3}");
-        format!("p = {}", s.trim_start_matches('0'))
     }
 }
 
@@ -241,19 +261,12 @@ fn conversion(claim: &Claim, from: Metric, out: &mut Outcome) -> Result<()> {
                 Bound::Lower => input.rounding_interval(),
             };
             let (a, b) = convert::convert_interval(from, to, lo, hi).ok_or_else(bad)?;
-            out.ci_lb = Some(a);
-            out.ci_ub = Some(b);
             out.computation = format!(
                 "{formula} with {stat}; the printed {from} stands for [{}, {}]",
                 show(lo, input.decimals as usize + 1),
                 show(hi, input.decimals as usize + 1)
             );
-            let ok = meets(&claim.published, a, b);
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            let ok = out.judge(a, b);
             let (pa, pb) = claim.published.rounding_interval();
             out.reason = format!(
                 "{stat} gives {}{}; within the rounding of {from} it can be anything in [{}, {}], which {} the published {} (printed values {}).",
@@ -275,16 +288,9 @@ fn conversion(claim: &Claim, from: Metric, out: &mut Outcome) -> Result<()> {
         Rule::InsideCi => {
             let (lo, hi) = input_ci.expect("checked by parse");
             let (a, b) = convert::convert_interval(from, to, lo, hi).ok_or_else(bad)?;
-            out.ci_lb = Some(a);
-            out.ci_ub = Some(b);
             out.computation =
                 format!("{formula} with {stat} [{lo}, {hi}] (its published interval)");
-            let ok = meets(&claim.published, a, b);
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            let ok = out.judge(a, b);
             out.reason = format!(
                 "{stat} [{lo}, {hi}] gives {} [{}, {}]; the published {} lies {} that interval.",
                 show(value, d),
@@ -375,11 +381,7 @@ fn meta(claim: &Claim, ctx: &Context, out: &mut Outcome) -> Result<()> {
     out.computation = command_line(&argv);
     path?;
     let r = run_meta(&argv)?;
-    out.data = Some(DataUsed {
-        path: r.input.path.clone(),
-        sha256: r.input.sha256.clone(),
-        rows_used: r.input.rows_used,
-    });
+    out.data = Some(DataUsed::from(&r.input));
     let d = digits(&claim.published);
     let level = ctx.level;
     match estimate {
@@ -411,14 +413,7 @@ fn meta(claim: &Claim, ctx: &Context, out: &mut Outcome) -> Result<()> {
                 ),
             };
             out.recomputed = Some(est);
-            out.ci_lb = Some(lo);
-            out.ci_ub = Some(hi);
-            let ok = meets(&claim.published, lo, hi);
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            let ok = out.judge(lo, hi);
             out.reason = format!(
                 "{} [{}, {}] from a {how}; the published {} lies {} the interval.",
                 show(est, d.max(3)),
@@ -449,15 +444,11 @@ fn meta(claim: &Claim, ctx: &Context, out: &mut Outcome) -> Result<()> {
                 Rule::Significant => significant,
                 _ => unreachable!("checked by parse"),
             };
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            out.verdict = Verdict::of(ok);
             out.reason = format!(
-                "the moderators account for R² = {r2:.1}% of τ² (k = {}); test of moderators {test_text}, {}: {}.",
+                "the moderators account for R² = {r2:.1}% of τ² (k = {}); test of moderators {test_text}, p {}: {}.",
                 r.fit.k,
-                p_text(p),
+                crate::output::p_apa(p),
                 if significant {
                     format!("the moderators do explain heterogeneity at α = {alpha:.2}")
                 } else {
@@ -485,29 +476,14 @@ fn meta(claim: &Claim, ctx: &Context, out: &mut Outcome) -> Result<()> {
             let seed = ctx.seed.unwrap_or(1);
             let reps = ctx.bootstrap.unwrap_or(10_000).max(100);
             let mut rng = crate::simulate::Rand::new(seed, crate::simulate::Stream::Replicate);
-            let mut draws = Vec::with_capacity(reps);
-            let mut star = rows.clone();
-            for _ in 0..reps {
-                for (s, &(w, g, se)) in star.iter_mut().zip(&rows) {
-                    *s = (w, g + se * rng.normal(), se);
-                }
-                let v = crate::stats::meta::between_group_variance(&star).unwrap_or(f64::NAN);
-                draws.push(crate::stats::meta::share_of_outcome_variance(v));
-            }
+            let draws = crate::stats::meta::between_group_share_draws(&rows, reps, || rng.normal());
             let (lo, hi) = crate::stats::variance::percentile_interval(&draws, level / 100.0)
                 .ok_or_else(|| Error::analysis("the bootstrap failed"))?;
             out.recomputed = Some(pct);
-            out.ci_lb = Some(lo);
-            out.ci_ub = Some(hi);
             out.computation.push_str(&format!(
                 "; then σ²_B = Σw(ĝ − ḡ)² − Σw(1 − w)se² over the subgroups (w = share of comparisons) and % = 100·σ²_B/(σ²_B + 1); interval: parametric bootstrap, {reps} draws, seed {seed}"
             ));
-            let ok = meets(&claim.published, lo, hi);
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            let ok = out.judge(lo, hi);
             out.reason = format!(
                 "differences between the {} subgroups' pooled effects (σ²_B = {:.4} in g units{}) would account for {} [{}, {}] of outcome variance; the published {} lies {} the interval.",
                 fitted.len(),
@@ -585,11 +561,7 @@ fn variance_estimate(
     estimate: &str,
     out: &mut Outcome,
 ) -> Result<()> {
-    out.data = Some(DataUsed {
-        path: r.input.path.clone(),
-        sha256: r.input.sha256.clone(),
-        rows_used: r.input.rows_used,
-    });
+    out.data = Some(DataUsed::from(&r.input));
     let reps = r.bootstrap.reps;
     let (value, ci, what) = if let Some(group) = estimate.strip_prefix("icc-") {
         let v = r.icc["null"][group].as_f64().ok_or_else(|| {
@@ -624,14 +596,7 @@ fn variance_estimate(
         .and_then(|v| v.as_u64());
     match ci {
         Some((lo, hi)) => {
-            out.ci_lb = Some(100.0 * lo);
-            out.ci_ub = Some(100.0 * hi);
-            let ok = meets(&claim.published, 100.0 * lo, 100.0 * hi);
-            out.verdict = if ok {
-                Verdict::Replicated
-            } else {
-                Verdict::NotReplicated
-            };
+            let ok = out.judge(100.0 * lo, 100.0 * hi);
             out.reason = format!(
                 "{}{what} is {}% [{}, {}] ({} clients{}; cluster bootstrap, {reps} replicates); the published {} lies {} the interval.",
                 if out.illustration { "Illustration on the bundled simulated demo data, not evidence: " } else { "" },

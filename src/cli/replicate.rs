@@ -297,7 +297,7 @@ pub fn chart_of(r: &ReplicateReport) -> ReplicationPlot {
             Some(ClaimRow {
                 // a test rule decides on p, not on the distance of the marks
                 label: match o.test_p {
-                    Some(p) => format!("{} ({})", o.label, crate::claims::evaluate::p_text(p)),
+                    Some(p) => format!("{} (p {})", o.label, crate::output::p_apa(p)),
                     None => o.label.clone(),
                 },
                 panel: o.quantity_label.to_string(),

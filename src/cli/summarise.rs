@@ -13,7 +13,7 @@
 //! it that way). Per therapist the file keeps n, the column means and the
 //! cross-products about those means; cross-products about the pooled means
 //! follow by the parallel-axis identity Σ(w − μ)(w − μ)' = C_j + n_j (m_j −
-//! μ)(m_j − μ)' (Chan, Golub & LeVeque 1979, Am. Stat. 37:242), so merging
+//! μ)(m_j − μ)' (Chan, Golub & LeVeque 1983, Am. Stat. 37:242), so merging
 //! files gives the pooled statistics up to rounding.
 //!
 //! Privacy: no client row, no client or therapist ID, and no site name is
@@ -29,7 +29,7 @@ use crate::cli::variance::{Design, FactorInfo, VarianceArgs};
 use crate::data::input::{Exclusion, InputInfo};
 use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
-use crate::stats::variance::units::Units;
+use crate::stats::variance::units::{pool_moments, Moments, Units};
 use crate::stats::variance::Factor;
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -169,39 +169,6 @@ fn full_from_upper(m: usize, up: &[f64]) -> Vec<f64> {
     f
 }
 
-/// A unit's size, raw column means and cross-products about them (m×m).
-type Moments = (f64, Vec<f64>, Vec<f64>);
-
-/// A unit's moments from the centred `Units`.
-fn unit_stats(units: &Units, u: usize) -> Moments {
-    let m = units.m;
-    let n = units.n[u];
-    let d: Vec<f64> = (0..m).map(|a| units.sums[u * m + a] / n).collect();
-    let mean: Vec<f64> = d.iter().zip(&units.means).map(|(x, mu)| x + mu).collect();
-    let cr = &units.cross[u * m * m..(u + 1) * m * m];
-    let within: Vec<f64> = (0..m * m)
-        .map(|k| cr[k] - n * d[k / m] * d[k % m])
-        .collect();
-    (n, mean, within)
-}
-
-/// Pools units (parallel-axis identity).
-fn pool(parts: &[Moments], m: usize) -> Moments {
-    let n: f64 = parts.iter().map(|p| p.0).sum();
-    let mean: Vec<f64> = (0..m)
-        .map(|a| parts.iter().map(|p| p.0 * p.1[a]).sum::<f64>() / n)
-        .collect();
-    let mut within = vec![0.0; m * m];
-    for (nj, mj, cj) in parts {
-        for a in 0..m {
-            for b in 0..m {
-                within[a * m + b] += cj[a * m + b] + nj * (mj[a] - mean[a]) * (mj[b] - mean[b]);
-            }
-        }
-    }
-    (n, mean, within)
-}
-
 pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
     let vargs = VarianceArgs {
         input: args.input.clone(),
@@ -223,7 +190,7 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
         },
     };
     let d = crate::cli::variance::design_from_data(&vargs, true)?;
-    if !d.has_therapist {
+    if !d.units.has_therapist {
         return Err(Error::input(
             "summarise needs therapists (--therapist COL): without them the only units are \
              clients, and a summary would be client-level data",
@@ -263,7 +230,7 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
             reassigned += 1;
         }
         let site = main_site(u);
-        let stats = unit_stats(units, u);
+        let stats = units.moments(u);
         if (stats.0 as usize) < args.min_caseload {
             match args.small {
                 Small::Merge => small[site as usize].push(stats),
@@ -286,7 +253,7 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
         if parts.is_empty() {
             continue;
         }
-        let (n, mean, within) = pool(parts, m);
+        let (n, mean, within) = pool_moments(parts, m);
         if (n as usize) < args.min_caseload {
             left_out.therapists += parts.len();
             left_out.clients += n as usize;
@@ -545,28 +512,11 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
                 .collect()
         })
         .collect();
-    // Pooled means (the intercept stays uncentred, as in `Units::new`).
-    let total: f64 = files.iter().flat_map(|f| &f.units).map(|u| u.n).sum();
-    let mut means = vec![0.0; m];
-    for (f, map) in files.iter().zip(&maps) {
-        for u in &f.units {
-            for (i, t) in map.iter().enumerate() {
-                if let (Some(t), true) = (t, i > 0) {
-                    means[*t] += u.n * u.mean[i];
-                }
-            }
-        }
-    }
-    for v in means.iter_mut().skip(1) {
-        *v /= total;
-    }
     let mut labels: Vec<String> = files.iter().flat_map(|f| f.sites.iter().cloned()).collect();
     labels.sort();
     labels.dedup();
     let n_sites = labels.len() as u32;
-    let (mut un, mut sums, mut cross) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut cell_site, mut cell_n, mut cell_sums) = (Vec::new(), Vec::new(), Vec::new());
-    let mut strata: Vec<Vec<u32>> = vec![Vec::new(); labels.len()];
+    let mut parts: Vec<(Moments, u32)> = Vec::new();
     let (mut merged, mut left_out, mut reassigned, mut rows_read) = (0, 0, 0, 0);
     let mut excluded: Vec<Exclusion> = Vec::new();
     for (f, map) in files.iter().zip(&maps) {
@@ -585,24 +535,12 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
                     }
                 }
             }
-            let d: Vec<f64> = (0..m).map(|a| mean[a] - means[a]).collect();
-            let idx = un.len() as u32;
-            un.push(u.n);
-            sums.extend(d.iter().map(|x| u.n * x));
-            for a in 0..m {
-                for b in 0..m {
-                    cross.push(within[a * m + b] + u.n * d[a] * d[b]);
-                }
-            }
             let label = f
                 .sites
                 .get(u.site as usize)
                 .ok_or_else(|| Error::input("a summary's unit names a site it does not list"))?;
             let site = labels.binary_search(label).expect("collected") as u32;
-            cell_site.push(site);
-            cell_n.push(u.n);
-            cell_sums.extend(d.iter().map(|x| u.n * x));
-            strata[site as usize].push(idx);
+            parts.push(((u.n, mean, within), site));
         }
         merged += f.merged.therapists;
         left_out += f.left_out.therapists;
@@ -638,23 +576,8 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
     let therapist = role("therapist");
     let has_site = factors.iter().any(|f| f.random.site);
     let site = if has_site { role("site") } else { None };
-    let nu = un.len();
-    let units = Units {
-        m,
-        means,
-        has_therapist: true,
-        has_site,
-        n_sites: n_sites as usize,
-        n: un,
-        sums,
-        cross,
-        cell_start: (0..=nu).collect(),
-        cell_site,
-        cell_n,
-        cell_sums,
-        strata,
-        nested: true,
-    };
+    let units = Units::from_moments(m, &parts, n_sites as usize, has_site);
+    let nu = parts.len();
     let mut groups = Map::new();
     if let Some(t) = &therapist {
         groups.insert(t.clone(), Value::from(nu));
@@ -685,7 +608,7 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
     for f in &files {
         sha.push_str(&f.input_sha256);
     }
-    let n = total as usize;
+    let n = units.n.iter().sum::<f64>() as usize;
     Ok(Design {
         units,
         names,
@@ -700,8 +623,6 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
         groups,
         therapist,
         site,
-        has_therapist: true,
-        has_site,
         outcome: first.outcome.clone(),
         n,
         input: InputInfo {
@@ -785,7 +706,7 @@ pub(crate) fn lmm_from_summaries(
         }
         if d.therapist.as_deref() == Some(g.as_str()) {
             random.therapist = true;
-        } else if d.has_site && d.site.as_deref() == Some(g.as_str()) {
+        } else if d.units.has_site && d.site.as_deref() == Some(g.as_str()) {
             random.site = true;
         } else {
             return Err(Error::input(format!(

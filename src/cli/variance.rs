@@ -236,8 +236,6 @@ pub(crate) struct Design {
     pub groups: Map<String, Value>,
     pub therapist: Option<String>,
     pub site: Option<String>,
-    pub has_therapist: bool,
-    pub has_site: bool,
     pub outcome: String,
     pub n: usize,
     pub input: InputInfo,
@@ -718,8 +716,6 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
         groups,
         therapist,
         site,
-        has_therapist: ther.is_some(),
-        has_site: site_codes.is_some(),
         outcome,
         n,
         input: p.input_info(n),
@@ -744,8 +740,6 @@ fn finish(args: &VarianceArgs, level: f64, reps: usize, design: Design) -> Resul
         groups,
         therapist,
         site,
-        has_therapist,
-        has_site,
         outcome,
         n,
         input,
@@ -884,6 +878,7 @@ fn finish(args: &VarianceArgs, level: f64, reps: usize, design: Design) -> Resul
         "definition": "ICC_g = tau2_g / (sum of tau2 + sigma2_e); null: y ~ 1 + random \
                        intercepts; casemix: the full model",
     });
+    let (has_therapist, has_site) = (units.has_therapist, units.has_site);
     let has_random = has_therapist || has_site;
     let r2 = json!({
         "marginal": d.r2_marginal,

@@ -971,19 +971,19 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
         f.ci_ub,
         f.df.unwrap_or(f.k - 1),
         f.stat,
-        p_text(f.pval),
+        crate::output::p_apa(f.pval),
         f.tau2,
         f.i2,
         f.q_df,
         f.q,
-        p_text(f.q_pval),
+        crate::output::p_apa(f.q_pval),
     ));
     if let (Some(e), Some(tf)) = (&r.egger, &r.trimfill) {
         sec.paragraphs.push(format!(
             "Egger's regression test for funnel-plot asymmetry: t = {:.2}, p {}. Trim and fill ({}) imputed {} \
              studies on the {} side; the adjusted estimate was {:.2}, {lv:.0}% CI [{:.2}, {:.2}].",
             e.stat,
-            p_text(e.pval),
+            crate::output::p_apa(e.pval),
             tf.estimator,
             tf.k0,
             tf.side,
@@ -1032,7 +1032,7 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
         format!(
             "Test of subgroup differences: {stat} = {:.2}, p {}.",
             t.qm,
-            p_text(t.pval)
+            crate::output::p_apa(t.pval)
         )
     });
     if let Some(n) = &note {
@@ -1119,19 +1119,6 @@ fn build_meta(args: &ReportArgs) -> Result<Report> {
         input_sha256: info.sha256,
         seed: args.seed,
     })
-}
-
-/// "= .035" or "< .001" (APA 7th ed., §6.36: no leading zero, exact to three
-/// decimals, "< .001" below that).
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        return "= NA".into();
-    }
-    if p < 0.001 {
-        return "< .001".into();
-    }
-    let s = format!("{p:.3}");
-    format!("= {}", s.trim_start_matches('0'))
 }
 
 /// Long data: the mean score at each session (the client's 1st, 2nd ...

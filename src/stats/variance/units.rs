@@ -285,6 +285,98 @@ impl Units {
     }
 }
 
+/// A group's size, raw column means and cross-products about those means
+/// (m×m, row-major): all that a summary keeps of a therapist.
+pub type Moments = (f64, Vec<f64>, Vec<f64>);
+
+/// Pools groups' moments by the parallel-axis identity
+/// Σ(w − μ)(w − μ)' = Σ_j [C_j + n_j (m_j − μ)(m_j − μ)'] (Chan, Golub &
+/// LeVeque 1983, Am. Stat. 37:242).
+pub fn pool_moments(parts: &[Moments], m: usize) -> Moments {
+    let n: f64 = parts.iter().map(|p| p.0).sum();
+    let mean: Vec<f64> = (0..m)
+        .map(|a| parts.iter().map(|p| p.0 * p.1[a]).sum::<f64>() / n)
+        .collect();
+    let mut within = vec![0.0; m * m];
+    for (nj, mj, cj) in parts {
+        for a in 0..m {
+            for b in 0..m {
+                within[a * m + b] += cj[a * m + b] + nj * (mj[a] - mean[a]) * (mj[b] - mean[b]);
+            }
+        }
+    }
+    (n, mean, within)
+}
+
+impl Units {
+    /// Unit `u`'s moments, the centring undone (cross-products about the
+    /// unit's own means do not depend on it).
+    pub fn moments(&self, u: usize) -> Moments {
+        let m = self.m;
+        let n = self.n[u];
+        let d: Vec<f64> = (0..m).map(|a| self.sums[u * m + a] / n).collect();
+        let mean: Vec<f64> = d.iter().zip(&self.means).map(|(x, mu)| x + mu).collect();
+        let cr = &self.cross[u * m * m..(u + 1) * m * m];
+        let within = (0..m * m)
+            .map(|k| cr[k] - n * d[k / m] * d[k % m])
+            .collect();
+        (n, mean, within)
+    }
+
+    /// Units of therapists nested in sites from their moments (`parts`:
+    /// moments and site code, columns of W = [1, X…, y]), centred at the
+    /// pooled means as [`Units::new`] centres rows (the intercept stays 1):
+    /// the unit's centred cross-products are C + n (m − μ)(m − μ)', the same
+    /// identity as [`pool_moments`].
+    pub fn from_moments(
+        m: usize,
+        parts: &[(Moments, u32)],
+        n_sites: usize,
+        has_site: bool,
+    ) -> Units {
+        let total: f64 = parts.iter().map(|p| p.0 .0).sum();
+        let mut means = vec![0.0; m];
+        for ((n, mean, _), _) in parts {
+            for a in 1..m {
+                means[a] += n * mean[a];
+            }
+        }
+        for v in means.iter_mut().skip(1) {
+            *v /= total;
+        }
+        let nu = parts.len();
+        let (mut un, mut sums, mut cross) = (Vec::with_capacity(nu), Vec::new(), Vec::new());
+        let mut strata: Vec<Vec<u32>> = vec![Vec::new(); n_sites.max(1)];
+        for (u, ((n, mean, within), site)) in parts.iter().enumerate() {
+            let d: Vec<f64> = (0..m).map(|a| mean[a] - means[a]).collect();
+            un.push(*n);
+            sums.extend(d.iter().map(|x| n * x));
+            for a in 0..m {
+                for b in 0..m {
+                    cross.push(within[a * m + b] + n * d[a] * d[b]);
+                }
+            }
+            strata[*site as usize].push(u as u32);
+        }
+        Units {
+            m,
+            means,
+            has_therapist: true,
+            has_site,
+            n_sites,
+            n: un,
+            cell_sums: sums.clone(),
+            sums,
+            cross,
+            cell_start: (0..=nu).collect(),
+            cell_site: parts.iter().map(|p| p.1).collect(),
+            cell_n: parts.iter().map(|p| p.0 .0).collect(),
+            strata,
+            nested: true,
+        }
+    }
+}
+
 /// How a bootstrap replicate is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
