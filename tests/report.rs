@@ -19,6 +19,16 @@ fn shared() -> Option<PathBuf> {
     }
 }
 
+/// Runs a built `outcomes` command and asserts that it succeeded.
+fn report_ok(cmd: &mut Command) {
+    let st = cmd.output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("outcomes-report-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -65,16 +75,7 @@ fn provenance_core(p: &Path) -> serde_json::Value {
 fn example_report_is_current() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
     let out = tempdir("example").join("example");
-    let st = Command::new(bin())
-        .args(["report", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    report_ok(Command::new(bin()).args(["report", "--out"]).arg(&out));
     let (want, got) = (files(&example), files(&out));
     assert_eq!(
         want, got,
@@ -104,15 +105,10 @@ fn example_report_is_current() {
 #[test]
 fn folder_has_the_contract_files_and_nothing_identifying() {
     let out = tempdir("contract").join("r");
-    let st = Command::new(bin())
-        .args(["report", "--bootstrap", "50", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    report_ok(
+        Command::new(bin())
+            .args(["report", "--bootstrap", "50", "--out"])
+            .arg(&out),
     );
     let fs = files(&out);
     for f in ["index.html", "report.md", "results.json", "provenance.json"] {
@@ -189,17 +185,12 @@ fn folder_has_the_contract_files_and_nothing_identifying() {
 fn replication_section_with_data_dir() {
     let Some(shared) = shared() else { return };
     let out = tempdir("replication").join("r");
-    let st = Command::new(bin())
-        .args(["report", "--bootstrap", "50", "--data-dir"])
-        .arg(shared.join("datasets"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    report_ok(
+        Command::new(bin())
+            .args(["report", "--bootstrap", "50", "--data-dir"])
+            .arg(shared.join("datasets"))
+            .arg("--out")
+            .arg(&out),
     );
     let res: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
@@ -240,32 +231,23 @@ fn bad_input_exits_2_and_writes_nothing() {
 /// tests/meta_cli.rs) and a funnel plot; no forest plot above 60 studies.
 #[test]
 fn study_level_report_is_a_meta_analysis() {
-    let db = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets/metapsy/data-depression-psyctr.data.csv");
-    if !db.exists() {
-        println!("skipped: ../shared is absent");
-        return;
-    }
+    let Some(shared) = shared() else { return };
+    let db = shared.join("datasets/metapsy/data-depression-psyctr.data.csv");
     let out = tempdir("meta").join("r");
-    let st = Command::new(bin())
-        .arg("report")
-        .arg(&db)
-        .args([
-            "--yi",
-            ".g",
-            "--sei",
-            ".g_se",
-            "--where",
-            "condition_arm2 = 'wl'",
-        ])
-        .args(["--subgroup", "condition_arm1", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    report_ok(
+        Command::new(bin())
+            .arg("report")
+            .arg(&db)
+            .args([
+                "--yi",
+                ".g",
+                "--sei",
+                ".g_se",
+                "--where",
+                "condition_arm2 = 'wl'",
+            ])
+            .args(["--subgroup", "condition_arm1", "--out"])
+            .arg(&out),
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("k = 397"), "{md}");
@@ -313,18 +295,13 @@ fn long_data_get_session_trajectories() {
     let data = dir.join("long.csv");
     std::fs::write(&data, csv).unwrap();
     let out = dir.join("r");
-    let st = Command::new(bin())
-        .arg("report")
-        .arg(&data)
-        .args(["--client", "client", "--time", "session", "--score", "phq9"])
-        .args(["--measure", "PHQ-9", "--bootstrap", "20", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    report_ok(
+        Command::new(bin())
+            .arg("report")
+            .arg(&data)
+            .args(["--client", "client", "--time", "session", "--score", "phq9"])
+            .args(["--measure", "PHQ-9", "--bootstrap", "20", "--out"])
+            .arg(&out),
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("## Session by session"), "{md}");
