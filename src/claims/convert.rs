@@ -103,16 +103,9 @@ pub struct Printed {
     pub bound: Bound,
 }
 
-/// How a printed number is stated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Bound {
-    Exact,
-    /// "< x".
-    Upper,
-    /// "> x".
-    Lower,
-}
+/// How a printed number is stated: exact, "< x" (upper bound) or "> x"
+/// (lower bound); the replication chart draws it.
+pub use crate::plot::replication::Bound;
 
 impl Printed {
     /// Parses "7.5", "0.70", "< 1.0", "> 0.2", "−0.3" (a typographic minus

@@ -265,30 +265,51 @@ pub fn build(args: &ReplicateArgs) -> Result<ReplicateReport> {
         .iter()
         .map(|c| evaluate(c, &ctx))
         .collect::<Result<Vec<_>>>()?;
-    let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
-    Ok(ReplicateReport {
-        command: "replicate",
-        version: env!("CARGO_PKG_VERSION"),
-        input: ClaimsInput {
-            path: origin,
-            sha256: crate::data::load::sha256_hex(text.as_bytes()),
-            rows_read: read,
-            rows_used: outcomes.len(),
-        },
-        data_dir: args.data_dir.as_ref().map(|d| d.display().to_string()),
-        level: args.level,
-        summary: Summary {
-            replicated: count(Verdict::Replicated),
-            not_replicated: count(Verdict::NotReplicated),
-            not_computable: count(Verdict::NotComputable),
-        },
-        claims: outcomes,
-    })
+    Ok(ReplicateReport::new(
+        origin,
+        &text,
+        read,
+        args.data_dir.as_ref(),
+        args.level,
+        outcomes,
+    ))
+}
+
+impl ReplicateReport {
+    /// The report of evaluated claims from the claims file `text` (named
+    /// `origin`, `rows_read` claims in it).
+    pub fn new(
+        origin: String,
+        text: &str,
+        rows_read: usize,
+        data_dir: Option<&PathBuf>,
+        level: f64,
+        claims: Vec<Outcome>,
+    ) -> ReplicateReport {
+        let count = |v: Verdict| claims.iter().filter(|o| o.verdict == v).count();
+        ReplicateReport {
+            command: "replicate",
+            version: crate::VERSION,
+            input: ClaimsInput {
+                path: origin,
+                sha256: crate::data::load::sha256_hex(text.as_bytes()),
+                rows_read,
+                rows_used: claims.len(),
+            },
+            data_dir: data_dir.map(|d| d.display().to_string()),
+            level,
+            summary: Summary {
+                replicated: count(Verdict::Replicated),
+                not_replicated: count(Verdict::NotReplicated),
+                not_computable: count(Verdict::NotComputable),
+            },
+            claims,
+        }
+    }
 }
 
 /// The replication chart of the computable claims.
 pub fn chart_of(r: &ReplicateReport) -> ReplicationPlot {
-    use crate::claims::convert::Bound;
     let rows = r
         .claims
         .iter()
@@ -303,11 +324,7 @@ pub fn chart_of(r: &ReplicateReport) -> ReplicationPlot {
                 panel: o.quantity_label.to_string(),
                 published: o.published.value,
                 published_ci: o.published_ci,
-                bound: match o.published.bound {
-                    Bound::Exact => chart::Bound::Exact,
-                    Bound::Upper => chart::Bound::Upper,
-                    Bound::Lower => chart::Bound::Lower,
-                },
+                bound: o.published.bound,
                 recomputed: value,
                 ci: o.ci_lb.zip(o.ci_ub),
                 verdict: if o.verdict == Verdict::Replicated {

@@ -707,7 +707,7 @@ fn replication_section(
     base: &[String],
     clients_variance: Option<(Vec<String>, std::sync::Arc<VarianceReport>)>,
 ) -> Result<(Section, Value)> {
-    use crate::claims::evaluate::{evaluate, Context, Verdict};
+    use crate::claims::evaluate::{evaluate, Context};
     use crate::claims::{parse, Compute, BUILTIN};
     let claims = parse(BUILTIN, "built-in registry")?;
     let needs_data_dir = |c: &crate::claims::Claim| match &c.spec.compute {
@@ -734,7 +734,15 @@ fn replication_section(
         .filter(|c| !is_demo(c) && !skipped(c))
         .map(|c| evaluate(c, &ctx))
         .collect::<Result<Vec<_>>>()?;
-    let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
+    let report = crate::cli::replicate::ReplicateReport::new(
+        "built-in registry".into(),
+        BUILTIN,
+        claims.len(),
+        args.data_dir.as_ref(),
+        args.level,
+        outcomes,
+    );
+    let summary = &report.summary;
     let mut sec = Section {
         title: "Published claims, recomputed".into(),
         ..Default::default()
@@ -743,10 +751,10 @@ fn replication_section(
         "{} claims from the literature on what makes psychotherapy work were checked: conversions between d, \
          r and percent of variance from the statistic each source printed (allowing for its rounding), and the \
          therapist effect on these data. {} replicated, {} did not, and {} cannot be computed from any data.",
-        outcomes.len(),
-        count(Verdict::Replicated),
-        count(Verdict::NotReplicated),
-        count(Verdict::NotComputable)
+        report.claims.len(),
+        summary.replicated,
+        summary.not_replicated,
+        summary.not_computable
     ));
     if not_run > 0 {
         sec.paragraphs.push(format!(
@@ -779,7 +787,8 @@ fn replication_section(
             "Interval".into(),
             "Verdict".into(),
         ],
-        rows: outcomes
+        rows: report
+            .claims
             .iter()
             .map(|o| {
                 vec![
@@ -804,24 +813,6 @@ fn replication_section(
             args.level
         )),
     });
-    let report = crate::cli::replicate::ReplicateReport {
-        command: "replicate",
-        version: crate::VERSION,
-        input: crate::cli::replicate::ClaimsInput {
-            path: "built-in registry".into(),
-            sha256: crate::data::load::sha256_hex(BUILTIN.as_bytes()),
-            rows_read: claims.len(),
-            rows_used: outcomes.len(),
-        },
-        data_dir: args.data_dir.as_ref().map(|d| d.display().to_string()),
-        level: args.level,
-        summary: crate::cli::replicate::Summary {
-            replicated: count(Verdict::Replicated),
-            not_replicated: count(Verdict::NotReplicated),
-            not_computable: count(Verdict::NotComputable),
-        },
-        claims: outcomes,
-    };
     let chart = crate::cli::replicate::chart_of(&report);
     if !chart.rows.is_empty() {
         sec.figures.push(figure(
