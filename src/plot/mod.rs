@@ -644,9 +644,14 @@ pub fn x_axis_height() -> f64 {
 /// Width a [`y_axis`] takes left of its line, in points: the title, the
 /// widest tick label and the ticks.
 pub fn y_axis_width(ticks: &[f64], digits: usize) -> f64 {
+    y_axis_width_with(ticks, |t| num(t, digits))
+}
+
+/// [`y_axis_width`] for tick labels written by `label`.
+pub fn y_axis_width_with(ticks: &[f64], label: impl Fn(f64) -> String) -> f64 {
     let widest = ticks
         .iter()
-        .map(|&t| text_width(&num(t, digits), SMALL_PT, false))
+        .map(|&t| text_width(&label(t), SMALL_PT, false))
         .fold(0.0, f64::max);
     TEXT_PT + 4.0 + widest + 2.0 + 3.0
 }
@@ -662,19 +667,31 @@ pub fn y_axis<DB: DrawingBackend>(
     x: f64,
     title: &str,
 ) -> Result<()> {
+    y_axis_with(c, scale, ticks, |t| num(t, digits), x, title)
+}
+
+/// [`y_axis`] with tick labels written by `label` (e.g. "20%").
+pub fn y_axis_with<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    scale: &Scale,
+    ticks: &[f64],
+    label: impl Fn(f64) -> String,
+    x: f64,
+    title: &str,
+) -> Result<()> {
     let tick_len = 3.0;
     c.line(&[(x, scale.p0), (x, scale.p1)], palette::BLACK, AXIS_LW)?;
     for &t in ticks {
         let y = scale.map(t);
         c.line(&[(x - tick_len, y), (x, y)], palette::BLACK, AXIS_LW)?;
         c.text(
-            &num(t, digits),
+            &label(t),
             x - tick_len - 2.0,
             y + CAP_HEIGHT * SMALL_PT / 2.0,
             TextStyleSpec::new(SMALL_PT).align(Align::Right),
         )?;
     }
-    let left = x - y_axis_width(ticks, digits);
+    let left = x - y_axis_width_with(ticks, &label);
     c.text(
         title,
         left + 0.8 * TEXT_PT,

@@ -15,8 +15,9 @@
 
 use super::trajectories::stroke_pattern;
 use super::{
-    fit_axis, fit_text, num, palette, text_width, tight_axis, x_axis, x_axis_height, Align, Canvas,
-    Chart, Scale, TextStyleSpec, AXIS_LW, CAP_HEIGHT, LINE_LW, SMALL_PT, TEXT_PT,
+    fit_axis, fit_text, num, palette, text_width, tight_axis, x_axis, x_axis_height,
+    y_axis_width_with, y_axis_with, Align, Canvas, Chart, Scale, TextStyleSpec, CAP_HEIGHT,
+    LINE_LW, SMALL_PT, TEXT_PT,
 };
 use crate::error::Result;
 use plotters::prelude::{DrawingBackend, RGBColor};
@@ -199,15 +200,6 @@ fn pct(v: f64, digits: usize) -> String {
     format!("{}%", num(v, digits))
 }
 
-/// Width left of the y axis line: title, tick labels, ticks.
-fn y_axis_room(ticks: &[f64], digits: usize) -> f64 {
-    let widest = ticks
-        .iter()
-        .map(|&t| text_width(&pct(t, digits), SMALL_PT, false))
-        .fold(0.0, f64::max);
-    TEXT_PT + 4.0 + widest + 5.0
-}
-
 impl RatesFunnelPlot {
     /// Rates in percent and limits for the y range.
     fn y_range(&self, t: f64) -> (f64, f64) {
@@ -275,7 +267,7 @@ impl RatesFunnelPlot {
         // x axis and the top.
         let air = 0.03 * (t1 - t0);
 
-        let left = PAD + y_axis_room(&y_ticks, y_digits);
+        let left = PAD + y_axis_width_with(&y_ticks, |v| pct(v, y_digits));
         let (xlo, xhi) = self.x_range();
         let right = width - PAD - text_width(&num(xhi.max(100.0), 0), SMALL_PT, false) / 2.0;
         let (d0, d1, x_ticks, x_digits) = fit_axis(xlo, xhi, left, right);
@@ -490,27 +482,12 @@ impl Chart for RatesFunnelPlot {
         }
 
         // Axes: y with percent labels, then x.
-        let small = TextStyleSpec::new(SMALL_PT);
-        c.line(&[(l, t), (l, b)], palette::BLACK, AXIS_LW)?;
-        for &v in &lay.y_ticks {
-            let y = ys.map(v);
-            c.line(&[(l - 3.0, y), (l, y)], palette::BLACK, AXIS_LW)?;
-            c.text(
-                &pct(v, lay.y_digits),
-                l - 5.0,
-                y + CAP_HEIGHT * SMALL_PT / 2.0,
-                small.align(Align::Right),
-            )?;
-        }
-        c.text(
-            &self.y_label,
-            PAD + 0.8 * TEXT_PT,
-            (t + b) / 2.0,
-            TextStyleSpec::new(TEXT_PT).align(Align::Center).vertical(),
-        )?;
+        let digits = lay.y_digits;
+        y_axis_with(c, &ys, &lay.y_ticks, |v| pct(v, digits), l, &self.y_label)?;
         x_axis(c, &xs, &lay.x_ticks, lay.x_digits, b, &self.x_label)?;
 
         // Legend.
+        let small = TextStyleSpec::new(SMALL_PT);
         for (key, text, x, row) in &lay.legend {
             let yc = lay.legend_top + (*row as f64 + 0.5) * LEGEND_PITCH;
             let (x0, x1) = (*x, x + KEY_W);
