@@ -21,7 +21,7 @@
 //! hundreds of units) so the figure stays within a page.
 
 use super::{
-    fit_axis, fit_text, num, palette, text_width, tick_digits, x_axis, x_axis_height, y_axis,
+    fit_axis, fit_text, num, palette, text_width, tick_digits, x_axis_height, x_axis_lines, y_axis,
     y_axis_width, Align, Canvas, Chart, Scale, TextStyleSpec, AXIS_LW, CAP_HEIGHT, LINE_LW,
     SMALL_PT, TEXT_PT,
 };
@@ -315,17 +315,7 @@ impl Chart for CaterpillarPlot {
         if !lay.labels {
             y_axis(c, &ys, &lay.y_ticks, 0, l, "Rank")?;
         }
-        let below = x_axis(c, &xs, &lay.x_ticks, lay.x_digits, lay.axis_y, "")?;
-        // x_axis returns 0.3 em below the (empty) title's baseline.
-        let first_base = below - 0.3 * TEXT_PT;
-        for (k, line) in lay.title.iter().enumerate() {
-            c.text(
-                line,
-                (l + r) / 2.0,
-                first_base + k as f64 * 1.2 * TEXT_PT,
-                TextStyleSpec::new(TEXT_PT).align(Align::Center),
-            )?;
-        }
+        x_axis_lines(c, &xs, &lay.x_ticks, lay.x_digits, lay.axis_y, &lay.title)?;
 
         if rows.is_empty() {
             c.text(

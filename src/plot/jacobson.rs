@@ -23,9 +23,9 @@
 //! to 5; science.md §6).
 
 use super::{
-    clip_polygon, fit_axis, fit_text, num, palette, text_width, tick_digits, x_axis, x_axis_height,
-    y_axis, y_axis_width, Align, Canvas, Chart, Scale, TextStyleSpec, CAP_HEIGHT, LINE_LW,
-    SMALL_PT, TEXT_PT,
+    clip_polygon, fit_axis, fit_text, num, palette, text_width, tick_digits, x_axis_height,
+    x_axis_lines, y_axis, y_axis_width, Align, Canvas, Chart, Scale, TextStyleSpec, CAP_HEIGHT,
+    LINE_LW, SMALL_PT, TEXT_PT,
 };
 use crate::error::Result;
 use crate::stats::change::Category;
@@ -795,16 +795,7 @@ impl Chart for JacobsonPlot {
             l,
             &fit_text(&lay.y_title, TEXT_PT, false, b - t),
         )?;
-        let below = x_axis(c, &xs, &lay.ticks, lay.digits, lay.axis_y, "")?;
-        let first_base = below - 0.3 * TEXT_PT;
-        for (k, line) in lay.x_title.iter().enumerate() {
-            c.text(
-                line,
-                (l + r) / 2.0,
-                first_base + k as f64 * 1.2 * TEXT_PT,
-                TextStyleSpec::new(TEXT_PT).align(Align::Center),
-            )?;
-        }
+        x_axis_lines(c, &xs, &lay.ticks, lay.digits, lay.axis_y, &lay.x_title)?;
         if valid == 0 {
             c.text(
                 "No data",

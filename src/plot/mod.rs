@@ -613,6 +613,19 @@ pub fn x_axis<DB: DrawingBackend>(
     y: f64,
     title: &str,
 ) -> Result<f64> {
+    x_axis_lines(c, scale, ticks, digits, y, &[title])
+}
+
+/// [`x_axis`] with a title of several lines (already wrapped), 1.2 em
+/// apart; returns 0.3 em below the last line's baseline.
+pub fn x_axis_lines<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    scale: &Scale,
+    ticks: &[f64],
+    digits: usize,
+    y: f64,
+    title: &[impl AsRef<str>],
+) -> Result<f64> {
     let tick_len = 3.0;
     c.line(&[(scale.p0, y), (scale.p1, y)], palette::BLACK, AXIS_LW)?;
     let label_base = y + tick_len + 2.0 + CAP_HEIGHT * SMALL_PT;
@@ -627,13 +640,16 @@ pub fn x_axis<DB: DrawingBackend>(
         )?;
     }
     let title_base = label_base + 3.0 + TEXT_PT;
-    c.text(
-        title,
-        (scale.p0 + scale.p1) / 2.0,
-        title_base,
-        TextStyleSpec::new(TEXT_PT).align(Align::Center),
-    )?;
-    Ok(title_base + 0.3 * TEXT_PT)
+    for (k, line) in title.iter().enumerate() {
+        c.text(
+            line.as_ref(),
+            (scale.p0 + scale.p1) / 2.0,
+            title_base + k as f64 * 1.2 * TEXT_PT,
+            TextStyleSpec::new(TEXT_PT).align(Align::Center),
+        )?;
+    }
+    let lines = title.len().max(1) as f64;
+    Ok(title_base + (lines - 1.0) * 1.2 * TEXT_PT + 0.3 * TEXT_PT)
 }
 
 /// Height an [`x_axis`] takes below its line, in points.
