@@ -1,12 +1,16 @@
 #!/bin/sh
 # Scale (issue 9): a simulated national-programme file, N clients of T
 # therapists at S sites (default 10,000,000 / 20,000 / 500), written to
-# Parquet and CSV; `outcomes variance --bootstrap 0` on it (wall time and
-# peak memory from /usr/bin/time -v); the CSV read throughput of the input
+# Parquet and CSV; `outcomes variance --bootstrap 0` on it read in one pass
+# (`--ingest stream`, what `auto` does for files this large) and in memory
+# (`--ingest memory`), wall time and peak memory from /usr/bin/time -v; the
+# throughput of one-pass CSV ingest (`outcomes summarise`: read, check, hash,
+# type, accumulate the per-therapist sums, write) and of the in-memory input
 # layer (`outcomes inspect`: read, type, audit); and, when R with lme4 is
-# installed, the 32 models of the decomposition in lm + lme4 on a file of
-# R_N clients (default 1,000,000) against `outcomes variance` on the same
-# file, as a ratio. Run from the repository root:
+# installed (and SKIP_R is unset), the 32 models of the decomposition in
+# lm + lme4 on a file of R_N clients (default 1,000,000) against
+# `outcomes variance` on the same file, as a ratio. Run from the repository
+# root:
 #   benches/variance_scale.sh [N T S [R_N]]
 set -e
 n=${1:-10000000}; t=${2:-20000}; s=${3:-500}; rn=${4:-1000000}
@@ -24,12 +28,19 @@ measure() { # label, command...: wall seconds and peak RSS
 $bin simulate --clients "$n" --therapists "$t" --sites "$s" --seed 1 -o "$dir/big.parquet" >/dev/null
 $bin simulate --clients "$n" --therapists "$t" --sites "$s" --seed 1 -o "$dir/big.csv" >/dev/null
 echo "== $n clients, $t therapists, $s sites; Parquet $(du -m "$dir/big.parquet" | cut -f1) MB, CSV $(du -m "$dir/big.csv" | cut -f1) MB"
-measure "variance --bootstrap 0 (Parquet)" $bin variance "$dir/big.parquet" --bootstrap 0 --format json
-measure "variance --bootstrap 0 (CSV)" $bin variance "$dir/big.csv" --bootstrap 0 --format json
-start=$(date +%s.%N); $bin inspect "$dir/big.csv" --format json >/dev/null; end=$(date +%s.%N)
+for f in big.parquet big.csv; do
+  for ingest in stream memory; do
+    measure "variance --bootstrap 0 --ingest $ingest ($f)" $bin variance "$dir/$f" --bootstrap 0 --format json --ingest $ingest
+  done
+done
 mb=$(du -m "$dir/big.csv" | cut -f1)
-echo "CSV read + type + audit (inspect): $(echo "$end - $start" | bc -l | cut -c1-6) s, $(echo "$mb / ($end - $start)" | bc -l | cut -c1-6) MB/s"
-if command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(lme4)' >/dev/null 2>&1; then
+start=$(date +%s.%N); $bin summarise "$dir/big.csv" --ingest stream -o "$dir/big.summary.json" 2>/dev/null; end=$(date +%s.%N)
+echo "CSV one-pass ingest (summarise --ingest stream): $(echo "$end - $start" | bc -l | cut -c1-6) s, $(echo "$mb / ($end - $start)" | bc -l | cut -c1-6) MB/s"
+start=$(date +%s.%N); $bin inspect "$dir/big.csv" --format json >/dev/null; end=$(date +%s.%N)
+echo "CSV read + type + audit in memory (inspect): $(echo "$end - $start" | bc -l | cut -c1-6) s, $(echo "$mb / ($end - $start)" | bc -l | cut -c1-6) MB/s"
+if [ -n "$SKIP_R" ]; then
+  echo "SKIP_R set: no comparison with R"
+elif command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(lme4)' >/dev/null 2>&1; then
   $bin simulate --clients "$rn" --therapists $((rn / 500)) --sites 50 --seed 2 -o "$dir/r.csv" >/dev/null
   s0=$(date +%s.%N); $bin variance "$dir/r.csv" --bootstrap 0 --format json >/dev/null; s1=$(date +%s.%N)
   ours=$(echo "$s1 - $s0" | bc -l)

@@ -12,6 +12,7 @@ pub mod report;
 pub mod simulate;
 pub mod summarise;
 pub mod variance;
+pub mod variance_stream;
 
 use crate::error::Result;
 use clap::{Parser, Subcommand};

@@ -57,6 +57,10 @@ pub struct SummariseArgs {
     /// Name of the outcome measure, recorded in the file (e.g. PHQ-9).
     #[arg(long, value_name = "NAME")]
     pub measure: Option<String>,
+    /// How DATA is read (as `variance --ingest`): `auto` reads a file of 256 MiB
+    /// or more in one pass.
+    #[arg(long, value_enum, default_value_t = crate::data::stream::Ingest::Auto)]
+    pub ingest: crate::data::stream::Ingest,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +179,7 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
         split_alliance: false,
         factors: Vec::new(),
         summaries: Vec::new(),
+        ingest: args.ingest,
         bootstrap: Some(0),
         bootstrap_scheme: crate::cli::variance::SchemeArg::TwoStage,
         seed: 1,
@@ -189,7 +194,7 @@ pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
             output: None,
         },
     };
-    let d = crate::cli::variance::design_from_data(&vargs, true)?;
+    let d = crate::cli::variance::design(&vargs, true)?;
     if !d.units.has_therapist {
         return Err(Error::input(
             "summarise needs therapists (--therapist COL): without them the only units are \

@@ -11,6 +11,7 @@ use super::common::{FigureArgs, InputArgs, OutputArgs};
 use super::lmm::factor;
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
 use crate::data::roles::Role;
+use crate::data::stream::{wants_stream, Ingest};
 use crate::error::{Error, Result};
 use crate::literature::{self, Published};
 use crate::output::{emit, to_json, OutFormat};
@@ -41,6 +42,12 @@ pub struct VarianceArgs {
     /// same models as the pooled client records, without pooling them.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["data", "split_alliance", "factors"])]
     pub summaries: Vec<std::path::PathBuf>,
+    /// How DATA is read: `auto` reads a .csv/.tsv/.txt file of 256 MiB or more
+    /// (.parquet: 32 MiB) in one pass (per-therapist sums, bounded memory) and
+    /// smaller files in memory; `memory` and `stream` force one or the other. Both give
+    /// the same estimates (to the optimiser's tolerance, about 1e-8).
+    #[arg(long, value_enum, default_value_t = Ingest::Auto, help_heading = "Input")]
+    pub ingest: Ingest,
     /// Cluster-bootstrap replicates (see --bootstrap-scheme) for the
     /// intervals; 0 for none. Default: 1000 for table output, 0 for JSON and CSV.
     #[arg(long, value_name = "N")]
@@ -181,13 +188,13 @@ fn shares_as_map<S: serde::Serializer>(
 }
 
 /// A column in the analysis and the role or factor it serves.
-struct Used {
-    column: String,
-    what: String,
+pub(crate) struct Used {
+    pub column: String,
+    pub what: String,
 }
 
 /// What a factor is made of before W is built.
-enum Source {
+pub(crate) enum Source {
     /// Numeric or text columns (text → treatment dummies).
     Columns(Vec<String>),
     /// The within (false) or between (true) part of the alliance.
@@ -209,11 +216,41 @@ pub fn build(args: &VarianceArgs) -> Result<VarianceReport> {
         _ => 0,
     });
     let design = if args.summaries.is_empty() {
-        design_from_data(args, false)?
+        design(args, false)?
     } else {
         crate::cli::summarise::merge(&args.summaries)?
     };
     finish(args, level, reps, design)
+}
+
+/// The design of DATA, read in memory or in one pass as `--ingest` asks
+/// (`auto`: one pass for a large file when the analysis allows it, with a
+/// note saying why not otherwise).
+pub(crate) fn design(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
+    let req = args.input.request();
+    let spec = match &req.spec {
+        Some(p) => Some(crate::data::roles::Spec::read(p)?),
+        None => None,
+    };
+    let path = crate::data::input::data_path(&req, spec.as_ref());
+    if !wants_stream(args.ingest, path.as_deref()) {
+        return design_from_data(args, one_hot);
+    }
+    match crate::cli::variance_stream::design_from_stream(args, one_hot)? {
+        crate::cli::variance_stream::Streamed::Design(d) => Ok(*d),
+        crate::cli::variance_stream::Streamed::Ineligible(why) => {
+            if args.ingest == Ingest::Stream {
+                return Err(Error::input(format!(
+                    "--ingest stream: this analysis cannot be read in one pass: {why}; use \
+                     --ingest memory"
+                )));
+            }
+            let mut d = design_from_data(args, one_hot)?;
+            d.notes
+                .push(format!("read in memory although the file is large: {why}"));
+            Ok(d)
+        }
+    }
 }
 
 /// What the decomposition works on: the analysis sample's per-therapist
@@ -243,14 +280,22 @@ pub(crate) struct Design {
     pub excluded: Vec<Exclusion>,
 }
 
-/// The design of a data file. With `one_hot`, a text column gets an
-/// indicator for every level (no reference level dropped, one level allowed):
-/// the form `outcomes summarise` writes, so that files with different level
-/// sets can be merged before the reference level is chosen.
-pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
-    let p = prepare(&args.input.request(), Purpose::Analyse)?;
-    let t = &p.table;
-    let roles = &p.roles;
+/// The factors of a decomposition and every column they use.
+pub(crate) struct Plan {
+    pub outcome: String,
+    pub defs: Vec<(String, Source)>,
+    pub used: Vec<Used>,
+    pub therapist: Option<String>,
+    pub site: Option<String>,
+}
+
+/// Factors from roles (science.md §2 order) and `--factor`, checked against
+/// the table's columns.
+pub(crate) fn plan(
+    args: &VarianceArgs,
+    t: &crate::data::table::Table,
+    roles: &crate::data::roles::Roles,
+) -> Result<Plan> {
     let outcome = roles.get(Role::Post).map(str::to_string).ok_or_else(|| {
         Error::input(format!(
             "{}: variance needs the outcome: give --post COL (the post-treatment score); the \
@@ -387,6 +432,147 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
             }
         }
     }
+    Ok(Plan {
+        outcome,
+        defs,
+        used,
+        therapist,
+        site,
+    })
+}
+
+/// Checks the therapists of the analysed rows (`levels`, `n` rows); warns
+/// when there are few.
+pub(crate) fn therapist_checks(
+    th: &str,
+    levels: &[String],
+    n: usize,
+    one_hot: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if levels.len() < 2 && !one_hot {
+        return Err(Error::analysis(format!(
+            "one therapist ('{}') in the {n} rows analysed: a therapist variance needs at \
+             least 2 therapists (30 or more for a usable estimate). Remove --therapist to \
+             decompose without therapists",
+            levels[0]
+        )));
+    }
+    if levels.len() == n {
+        return Err(Error::analysis(format!(
+            "every therapist ('{th}') has exactly one client in the {n} rows analysed, so \
+             therapist and client variance cannot be told apart"
+        )));
+    }
+    if levels.len() < 10 {
+        warnings.push(format!(
+            "only {} therapists: the therapist variance (and its share) is estimated from {} \
+             values and is very imprecise; 30 or more are usually recommended",
+            levels.len(),
+            levels.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the sites of the analysed rows; false when the site factor must
+/// be left out (one site).
+pub(crate) fn site_checks(levels: &[String], one_hot: bool, warnings: &mut Vec<String>) -> bool {
+    if levels.len() < 2 && !one_hot {
+        warnings.push(format!(
+            "one site ('{}') in the data: a site variance cannot be estimated, so the site \
+             factor is left out; differences between sites, if any, are inside the \
+             therapist share and cannot be separated from it",
+            levels[0]
+        ));
+        return false;
+    }
+    if levels.len() < 5 {
+        warnings.push(format!(
+            "only {} sites: the site variance is estimated from {} values and is very \
+             imprecise; the bootstrap keeps the sites fixed, so its interval does not \
+             reflect that",
+            levels.len(),
+            levels.len()
+        ));
+    }
+    true
+}
+
+/// A text factor column with one level in the analysed rows.
+pub(crate) fn one_level_error(name: &str, c: &str, level: &str, n: usize) -> Error {
+    Error::analysis(format!(
+        "the {name} column '{c}' has one value ('{level}') in the {n} \
+         rows analysed, so it cannot explain any variance. Remove it \
+         (or its role) to decompose without it"
+    ))
+}
+
+/// The warning when every therapist (or site) uses a single technique.
+pub(crate) fn nested_warning(gname: &str, tech_factor: &str) -> String {
+    format!(
+        "every {gname} uses a single {tech_factor}: {tech_factor} is nested in \
+         {gname}, so the two cannot be told apart in these data. The {gname} \
+         intercept absorbs all {tech_factor} differences once both are in a \
+         model, {tech_factor}'s unique share is then about zero, and the Shapley \
+         shares split their common part between them by convention, not by \
+         evidence"
+    )
+}
+
+/// The note when therapists work at more than one site.
+pub(crate) const CROSSED_NOTE: &str = "some therapists see clients at more than one site: \
+     therapist and site are crossed random intercepts; in the bootstrap such a therapist is \
+     resampled within the site where they saw most clients";
+
+/// Checks every used column has a value (a column without any is a
+/// missing factor, not data).
+pub(crate) fn empty_column_error(u: &Used, path: &str, filtered: bool) -> Error {
+    Error::analysis(format!(
+        "the column '{}' ({}) has no values in {}{}: the analysis cannot use it. Remove \
+         the role (or the factor) or supply the data",
+        u.column,
+        u.what,
+        path,
+        if filtered { " after --where" } else { "" }
+    ))
+}
+
+/// Too few complete rows.
+pub(crate) fn too_few_rows_error(n: usize, used: &[Used]) -> Error {
+    Error::analysis(format!(
+        "{n} rows are complete on every column used ({}): too few for any model",
+        used.iter()
+            .map(|u| u.column.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// A constant outcome.
+pub(crate) fn constant_outcome_error(outcome: &str, value: f64, n: usize) -> Error {
+    Error::analysis(format!(
+        "the outcome '{outcome}' is constant ({}) in the {n} rows analysed: there is no \
+         variance to decompose",
+        crate::data::table::format_num(value)
+    ))
+}
+
+/// The design of a data file. With `one_hot`, a text column gets an
+/// indicator for every level (no reference level dropped, one level allowed):
+/// the form `outcomes summarise` writes, so that files with different level
+/// sets can be merged before the reference level is chosen.
+pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
+    let p = prepare(&args.input.request(), Purpose::Analyse)?;
+    let t = &p.table;
+    let roles = &p.roles;
+    let Plan {
+        outcome,
+        mut defs,
+        used,
+        therapist,
+        site,
+    } = plan(args, t, roles)?;
     // Outcome must be numeric; a column without any value is a missing factor.
     let post_col = t.column(&outcome).expect("resolved role");
     if post_col.as_num().is_none() {
@@ -398,18 +584,7 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
     for u in &used {
         let col = t.column(&u.column).expect("checked column");
         if col.n_missing() == col.len() {
-            return Err(Error::analysis(format!(
-                "the column '{}' ({}) has no values in {}{}: the analysis cannot use it. Remove \
-                 the role (or the factor) or supply the data",
-                u.column,
-                u.what,
-                t.source.path,
-                if p.filter.is_some() {
-                    " after --where"
-                } else {
-                    ""
-                }
-            )));
+            return Err(empty_column_error(u, &t.source.path, p.filter.is_some()));
         }
     }
     // The analysis sample: complete on every column used.
@@ -435,24 +610,14 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
     }
     let n = rows.len();
     if n < 3 {
-        return Err(Error::analysis(format!(
-            "{n} rows are complete on every column used ({}): too few for any model",
-            used.iter()
-                .map(|u| u.column.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(too_few_rows_error(n, &used));
     }
     let y: Vec<f64> = rows
         .iter()
         .map(|&r| post_col.as_num().unwrap()[r])
         .collect();
     if y.iter().all(|&v| v == y[0]) {
-        return Err(Error::analysis(format!(
-            "the outcome '{outcome}' is constant ({}) in the {n} rows analysed: there is no \
-             variance to decompose",
-            crate::data::table::format_num(y[0])
-        )));
+        return Err(constant_outcome_error(&outcome, y[0], n));
     }
 
     let mut warnings: Vec<String> = Vec::new();
@@ -469,48 +634,13 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
     let mut site_codes = site.as_deref().map(codes);
     if let (Some(th), Some((_, levels))) = (&therapist, &ther) {
         groups.insert(th.clone(), json!(levels.len()));
-        if levels.len() < 2 && !one_hot {
-            return Err(Error::analysis(format!(
-                "one therapist ('{}') in the {n} rows analysed: a therapist variance needs at \
-                 least 2 therapists (30 or more for a usable estimate). Remove --therapist to \
-                 decompose without therapists",
-                levels[0]
-            )));
-        }
-        if levels.len() == n {
-            return Err(Error::analysis(format!(
-                "every therapist ('{th}') has exactly one client in the {n} rows analysed, so \
-                 therapist and client variance cannot be told apart"
-            )));
-        }
-        if levels.len() < 10 {
-            warnings.push(format!(
-                "only {} therapists: the therapist variance (and its share) is estimated from {} \
-                 values and is very imprecise; 30 or more are usually recommended",
-                levels.len(),
-                levels.len()
-            ));
-        }
+        therapist_checks(th, levels, n, one_hot, &mut warnings)?;
     }
     if let (Some(s), Some((_, levels))) = (&site, &site_codes) {
         groups.insert(s.clone(), json!(levels.len()));
-        if levels.len() < 2 && !one_hot {
-            warnings.push(format!(
-                "one site ('{}') in the data: a site variance cannot be estimated, so the site \
-                 factor is left out; differences between sites, if any, are inside the \
-                 therapist share and cannot be separated from it",
-                levels[0]
-            ));
+        if !site_checks(levels, one_hot, &mut warnings) {
             defs.retain(|d| !matches!(d.1, Source::Site));
             site_codes = None;
-        } else if levels.len() < 5 {
-            warnings.push(format!(
-                "only {} sites: the site variance is estimated from {} values and is very \
-                 imprecise; the bootstrap keeps the sites fixed, so its interval does not \
-                 reflect that",
-                levels.len(),
-                levels.len()
-            ));
         }
     }
 
@@ -540,12 +670,12 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
                         None => {
                             let (cd, levels) = codes(c);
                             if levels.len() < 2 && !one_hot {
-                                return Err(Error::analysis(format!(
-                                    "the {name} column '{c}' has one value ('{}') in the {n} \
-                                     rows analysed, so it cannot explain any variance. Remove it \
-                                     (or its role) to decompose without it",
-                                    levels.first().map_or("", String::as_str)
-                                )));
+                                return Err(one_level_error(
+                                    name,
+                                    c,
+                                    levels.first().map_or("", String::as_str),
+                                    n,
+                                ));
                             }
                             for (l, level) in levels.iter().enumerate().skip(usize::from(!one_hot))
                             {
@@ -674,14 +804,7 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
                     }
                 }
                 if nested {
-                    warnings.push(format!(
-                        "every {gname} uses a single {tech_factor}: {tech_factor} is nested in \
-                         {gname}, so the two cannot be told apart in these data. The {gname} \
-                         intercept absorbs all {tech_factor} differences once both are in a \
-                         model, {tech_factor}'s unique share is then about zero, and the Shapley \
-                         shares split their common part between them by convention, not by \
-                         evidence"
-                    ));
+                    warnings.push(nested_warning(gname, tech_factor));
                 }
             }
         }
@@ -695,12 +818,7 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
     );
     drop(w);
     if ther.is_some() && site_codes.is_some() && !units.nested {
-        notes.push(
-            "some therapists see clients at more than one site: therapist and site are crossed \
-             random intercepts; in the bootstrap such a therapist is resampled within the site \
-             where they saw most clients"
-                .into(),
-        );
+        notes.push(CROSSED_NOTE.into());
     }
     Ok(Design {
         units,

@@ -102,22 +102,53 @@ pub fn demo_table() -> Result<Table> {
 
 /// Runs the input layer.
 pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
-    let spec = match &req.spec {
-        Some(p) => Some(Spec::read(p)?),
-        None => None,
-    };
+    let spec = read_spec(req)?;
     let sheet = req
         .sheet
         .clone()
         .or_else(|| spec.as_ref().and_then(|s| s.data.sheet.clone()));
-    let path = req
-        .data
-        .clone()
-        .or_else(|| spec.as_ref().and_then(Spec::data_path));
+    let path = data_path(req, spec.as_ref());
     let raw = match &path {
         Some(p) => load(p, &LoadOptions { sheet })?,
         None => demo_table()?,
     };
+    prepare_table(req, spec, raw, purpose, false)
+}
+
+fn read_spec(req: &InputRequest) -> Result<Option<Spec>> {
+    match &req.spec {
+        Some(p) => Ok(Some(Spec::read(p)?)),
+        None => Ok(None),
+    }
+}
+
+/// The data file of a request: DATA, else the spec's `[data] path`; None for
+/// the bundled demo data.
+pub fn data_path(req: &InputRequest, spec: Option<&Spec>) -> Option<PathBuf> {
+    req.data.clone().or_else(|| spec.and_then(Spec::data_path))
+}
+
+/// The input layer on the first rows of a large file read in one pass
+/// (`data::stream::head`): roles, number checks, the privacy audit and the
+/// `--where` check run on them; the filter is checked but not applied (the
+/// stream applies it to every row), and long data are flagged, not converted.
+/// Returns the data file's path too.
+pub fn prepare_head(req: &InputRequest, purpose: Purpose) -> Result<(Prepared, PathBuf)> {
+    let spec = read_spec(req)?;
+    let path = data_path(req, spec.as_ref())
+        .ok_or_else(|| Error::input("one-pass reading needs a data file (DATA)"))?;
+    let head = super::stream::head(&path)?;
+    Ok((prepare_table(req, spec, head, purpose, true)?, path))
+}
+
+/// Everything after loading. `head_only`: see [`prepare_head`].
+fn prepare_table(
+    req: &InputRequest,
+    spec: Option<Spec>,
+    raw: Table,
+    purpose: Purpose,
+    head_only: bool,
+) -> Result<Prepared> {
     let rows_read = raw.nrows();
     let roles = resolve(&raw, &req.roles, spec.as_ref())?;
     check_numeric(&raw, &roles, &[])?;
@@ -153,6 +184,10 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         .clone()
         .or_else(|| spec.as_ref().and_then(|s| s.data.filter.clone()));
     let mut table = match &filter_text {
+        Some(text) if head_only => {
+            Filter::parse(text)?.apply(&raw)?;
+            raw
+        }
         Some(text) => {
             let f = Filter::parse(text)?;
             let keep = f.apply(&raw)?;
@@ -181,7 +216,7 @@ pub fn prepare(req: &InputRequest, purpose: Purpose) -> Result<Prepared> {
         && !roles.has(Role::Pre)
         && !roles.has(Role::Post);
     let mut sessions = Vec::new();
-    if is_long {
+    if is_long && !head_only {
         let before = table.nrows();
         let extra: Vec<&str> = req.extra_scores.iter().map(String::as_str).collect();
         for name in &extra {

@@ -157,7 +157,7 @@ fn header_names(file: &str, line: u64, raw: Vec<String>, problems: &mut Problems
 
 /// Finds the delimiter from the first record: the candidate (`,` `;` tab)
 /// seen most often outside quotes; ties prefer `;` then tab then `,`.
-fn sniff_delimiter(text: &str) -> u8 {
+pub(crate) fn sniff_delimiter(text: &str) -> u8 {
     let mut counts = [0usize; 3]; // ; \t ,
     let mut in_quotes = false;
     for b in text.bytes() {
@@ -417,7 +417,7 @@ fn csv_error(file: &str, e: csv::Error) -> Error {
 /// Parquet through polars: numeric columns (integers, floats, booleans as
 /// 0/1) become numbers; strings and categoricals text; dates ISO text.
 fn load_parquet(file: &str, bytes: &[u8]) -> Result<Table> {
-    use polars::prelude::{DataType, ParquetReader, SerReader};
+    use polars::prelude::{ParquetReader, SerReader};
     let sha256 = sha256_hex(bytes);
     let cursor = std::io::Cursor::new(bytes);
     let df = ParquetReader::new(cursor).finish().map_err(|e| {
@@ -425,12 +425,52 @@ fn load_parquet(file: &str, bytes: &[u8]) -> Result<Table> {
             "{file}: cannot read as Parquet ({e}); is it really a .parquet file?"
         ))
     })?;
+    parquet_table(file, sha256, df)
+}
+
+/// A table from a Parquet file's data frame (all its rows).
+pub(crate) fn parquet_table(
+    file: &str,
+    sha256: String,
+    df: polars::prelude::DataFrame,
+) -> Result<Table> {
     let n = df.height();
     if n == 0 {
         return Err(Error::input(format!(
             "{file}: the Parquet file has no rows"
         )));
     }
+    let mut columns = parquet_columns(file, df)?;
+    let mut problems = Problems::new();
+    let names = header_names(
+        file,
+        1,
+        columns.iter().map(|c| c.name.clone()).collect(),
+        &mut problems,
+    );
+    problems.into_result(format!("{file}: the file cannot be read as a table"))?;
+    for (c, n) in columns.iter_mut().zip(names) {
+        c.name = n;
+    }
+    Ok(Table {
+        source: Source {
+            path: file.to_string(),
+            sha256,
+            format: Format::Parquet,
+            delimiter: None,
+            decimal_comma: false,
+            rows_read: n,
+        },
+        columns,
+        lines: (1..=n as u64).collect(),
+    })
+}
+
+/// A Parquet data frame's columns: numeric columns (integers, floats,
+/// booleans as 0/1) become numbers; strings and categoricals text (trimmed,
+/// missing-value tokens missing); dates ISO text.
+pub(crate) fn parquet_columns(file: &str, df: polars::prelude::DataFrame) -> Result<Vec<Column>> {
+    use polars::prelude::DataType;
     let mut columns = Vec::with_capacity(df.width());
     for col in df.columns() {
         let s = col.as_materialized_series();
@@ -469,29 +509,7 @@ fn load_parquet(file: &str, bytes: &[u8]) -> Result<Table> {
         };
         columns.push(column);
     }
-    let mut problems = Problems::new();
-    let names = header_names(
-        file,
-        1,
-        columns.iter().map(|c| c.name.clone()).collect(),
-        &mut problems,
-    );
-    problems.into_result(format!("{file}: the file cannot be read as a table"))?;
-    for (c, n) in columns.iter_mut().zip(names) {
-        c.name = n;
-    }
-    Ok(Table {
-        source: Source {
-            path: file.to_string(),
-            sha256,
-            format: Format::Parquet,
-            delimiter: None,
-            decimal_comma: false,
-            rows_read: n,
-        },
-        columns,
-        lines: (1..=n as u64).collect(),
-    })
+    Ok(columns)
 }
 
 /// ISO text of a spreadsheet date (calamine converts the serial number,

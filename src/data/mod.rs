@@ -6,5 +6,6 @@ pub mod load;
 pub mod long;
 pub mod privacy;
 pub mod roles;
+pub mod stream;
 pub mod table;
 pub mod write;

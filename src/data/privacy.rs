@@ -367,7 +367,7 @@ fn thousands(n: usize) -> String {
 /// distinct client IDs take a second. Keys come from the user's own file, so
 /// hash flooding is not a concern.
 #[derive(Default, Clone, Copy)]
-struct FastHasher(u64);
+pub(crate) struct FastHasher(u64);
 
 impl FastHasher {
     #[inline]
@@ -419,7 +419,7 @@ impl Hasher for FastHasher {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 fn email_re() -> &'static Regex {

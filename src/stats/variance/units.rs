@@ -324,19 +324,38 @@ impl Units {
     }
 
     /// Units of therapists nested in sites from their moments (`parts`:
-    /// moments and site code, columns of W = [1, X…, y]), centred at the
-    /// pooled means as [`Units::new`] centres rows (the intercept stays 1):
-    /// the unit's centred cross-products are C + n (m − μ)(m − μ)', the same
-    /// identity as [`pool_moments`].
+    /// moments and site code, columns of W = [1, X…, y]): one cell each
+    /// ([`Units::from_cells`]).
     pub fn from_moments(
         m: usize,
         parts: &[(Moments, u32)],
         n_sites: usize,
         has_site: bool,
     ) -> Units {
-        let total: f64 = parts.iter().map(|p| p.0 .0).sum();
+        let cells: Vec<(u32, u32, &Moments)> = parts
+            .iter()
+            .enumerate()
+            .map(|(u, (mo, site))| (u as u32, *site, mo))
+            .collect();
+        Units::from_cells(m, &cells, parts.len(), n_sites, has_site)
+    }
+
+    /// Units of therapists from the moments of their (therapist, site)
+    /// cells (`cells` sorted by therapist then site; therapists 0..`nu`),
+    /// centred at the pooled means as [`Units::new`] centres rows (the
+    /// intercept stays 1): a cell's centred sums are n (m − μ) and a unit's
+    /// centred cross-products Σ_cells C + n (m − μ)(m − μ)', the identity of
+    /// [`pool_moments`]. Strata and the main site as in [`Units::new`].
+    pub fn from_cells(
+        m: usize,
+        cells: &[(u32, u32, &Moments)],
+        nu: usize,
+        n_sites: usize,
+        has_site: bool,
+    ) -> Units {
+        let total: f64 = cells.iter().map(|c| c.2 .0).sum();
         let mut means = vec![0.0; m];
-        for ((n, mean, _), _) in parts {
+        for (_, _, (n, mean, _)) in cells {
             for a in 1..m {
                 means[a] += n * mean[a];
             }
@@ -344,19 +363,53 @@ impl Units {
         for v in means.iter_mut().skip(1) {
             *v /= total;
         }
-        let nu = parts.len();
-        let (mut un, mut sums, mut cross) = (Vec::with_capacity(nu), Vec::new(), Vec::new());
-        let mut strata: Vec<Vec<u32>> = vec![Vec::new(); n_sites.max(1)];
-        for (u, ((n, mean, within), site)) in parts.iter().enumerate() {
+        let mut un = vec![0.0; nu];
+        let mut sums = vec![0.0; nu * m];
+        let mut cross = vec![0.0; nu * m * m];
+        let mut cell_start = vec![0usize; nu + 1];
+        let mut cell_site = Vec::with_capacity(cells.len());
+        let mut cell_n = Vec::with_capacity(cells.len());
+        let mut cell_sums = Vec::with_capacity(cells.len() * m);
+        for (i, (u, site, (n, mean, within))) in cells.iter().enumerate() {
+            let u = *u as usize;
             let d: Vec<f64> = (0..m).map(|a| mean[a] - means[a]).collect();
-            un.push(*n);
-            sums.extend(d.iter().map(|x| n * x));
+            un[u] += n;
+            cell_site.push(*site);
+            cell_n.push(*n);
+            for a in 0..m {
+                sums[u * m + a] += n * d[a];
+                cell_sums.push(n * d[a]);
+            }
+            let cr = &mut cross[u * m * m..(u + 1) * m * m];
             for a in 0..m {
                 for b in 0..m {
-                    cross.push(within[a * m + b] + n * d[a] * d[b]);
+                    cr[a * m + b] += within[a * m + b] + n * d[a] * d[b];
                 }
             }
-            strata[*site as usize].push(u as u32);
+            cell_start[u + 1] = i + 1;
+        }
+        for u in 0..nu {
+            if cell_start[u + 1] < cell_start[u] {
+                cell_start[u + 1] = cell_start[u];
+            }
+        }
+        let mut strata: Vec<Vec<u32>> = vec![Vec::new(); n_sites.max(1)];
+        let mut nested = true;
+        for u in 0..nu {
+            let r = cell_start[u]..cell_start[u + 1];
+            if r.is_empty() {
+                continue;
+            }
+            if r.len() > 1 {
+                nested = false;
+            }
+            let mut best = r.start;
+            for c in r {
+                if cell_n[c] > cell_n[best] {
+                    best = c;
+                }
+            }
+            strata[cell_site[best] as usize].push(u as u32);
         }
         Units {
             m,
@@ -365,15 +418,129 @@ impl Units {
             has_site,
             n_sites,
             n: un,
-            cell_sums: sums.clone(),
             sums,
             cross,
-            cell_start: (0..=nu).collect(),
-            cell_site: parts.iter().map(|p| p.1).collect(),
-            cell_n: parts.iter().map(|p| p.0 .0).collect(),
+            cell_start,
+            cell_site,
+            cell_n,
+            cell_sums,
             strata,
-            nested: true,
+            nested,
         }
+    }
+}
+
+/// Moments of rows whose vector may grow (text levels met on the way),
+/// accumulated as sums of deviations from a shift, the cell's first row (the
+/// "shifted data" algorithm: Chan, Golub & LeVeque 1983, Am. Stat. 37:242,
+/// §3; exact in exact arithmetic, and accurate when the shift is near the
+/// mean, as one of the cell's own rows is): s1 = Σ(x − c), S2 = Σ(x − c)(x −
+/// c)', mean = c + s1/n, C = S2 − s1 s1'/n. S2 is packed by column (entry
+/// (a, b), a ≤ b, at b(b+1)/2 + a), so a new column appends zeros: the
+/// earlier rows were 0 in it, and so is its shift.
+#[derive(Debug, Clone, Default)]
+pub struct Growing {
+    pub n: f64,
+    /// Columns so far.
+    k: usize,
+    /// [shift (k), s1 (k), S2 (k(k+1)/2)] in one block, for locality: a
+    /// pass over millions of rows visits the cells in random order.
+    data: Vec<f64>,
+}
+
+impl Growing {
+    /// Adds a row (its length at least the current one).
+    pub fn push(&mut self, x: &[f64]) {
+        let k = x.len();
+        if k > self.k {
+            self.grow(k);
+        }
+        if self.n == 0.0 {
+            self.data[..k].copy_from_slice(x);
+        }
+        self.n += 1.0;
+        let mut buf = [0.0f64; 32];
+        let mut heap: Vec<f64>;
+        let d: &mut [f64] = if k <= 32 {
+            &mut buf[..k]
+        } else {
+            heap = vec![0.0; k];
+            &mut heap
+        };
+        let (shift, rest) = self.data.split_at_mut(k);
+        let (s1, s2) = rest.split_at_mut(k);
+        for ((d, &x), &c) in d.iter_mut().zip(x).zip(shift.iter()) {
+            *d = x - c;
+        }
+        for (s, &v) in s1.iter_mut().zip(d.iter()) {
+            *s += v;
+        }
+        let mut idx = 0;
+        for b in 0..k {
+            let db = d[b];
+            if db != 0.0 {
+                for (s, &da) in s2[idx..idx + b + 1].iter_mut().zip(&d[..=b]) {
+                    *s += da * db;
+                }
+            }
+            idx += b + 1;
+        }
+    }
+
+    /// Widens to `k` columns (new columns zero, shift included).
+    fn grow(&mut self, k: usize) {
+        let old = self.k;
+        let mut data = vec![0.0; 2 * k + k * (k + 1) / 2];
+        if old > 0 {
+            data[..old].copy_from_slice(&self.data[..old]);
+            data[k..k + old].copy_from_slice(&self.data[old..2 * old]);
+            let p = old * (old + 1) / 2;
+            data[2 * k..2 * k + p].copy_from_slice(&self.data[2 * old..2 * old + p]);
+        }
+        self.data = data;
+        self.k = k;
+    }
+
+    /// Mean of stream column `a`.
+    pub fn mean(&self, a: usize) -> f64 {
+        self.data[a] + self.data[self.k + a] / self.n
+    }
+
+    /// Cross-product of stream columns a ≤ b about the means.
+    fn within(&self, a: usize, b: usize) -> f64 {
+        let k = self.k;
+        self.data[2 * k + b * (b + 1) / 2 + a] - self.data[k + a] * self.data[k + b] / self.n
+    }
+
+    /// Sum of squares of stream column `a` about its mean.
+    pub fn ss(&self, a: usize) -> f64 {
+        self.within(a, a)
+    }
+
+    /// Moments in `m` final columns: final column 0 is the intercept (mean 1)
+    /// and `map[i]` the final column of stream column i (None: dropped).
+    /// Several stream columns may add into one.
+    pub fn moments(&self, map: &[Option<usize>], m: usize) -> Moments {
+        let mut mean = vec![0.0; m];
+        mean[0] = 1.0;
+        let mut within = vec![0.0; m * m];
+        let k = self.k;
+        for (a, fa) in map.iter().enumerate().take(k) {
+            let Some(fa) = *fa else { continue };
+            mean[fa] += self.mean(a);
+        }
+        for (b, fb) in map.iter().enumerate().take(k) {
+            let Some(fb) = *fb else { continue };
+            for (a, fa) in map.iter().enumerate().take(b + 1) {
+                let Some(fa) = *fa else { continue };
+                let v = self.within(a, b);
+                within[fa * m + fb] += v;
+                if a != b {
+                    within[fb * m + fa] += v;
+                }
+            }
+        }
+        (self.n, mean, within)
     }
 }
 

@@ -1,0 +1,1009 @@
+//! One-pass reading of large delimited and Parquet files (issue 9).
+//!
+//! The in-memory loader ([`super::load`]) keeps every cell of every column.
+//! Analyses whose models need only per-group sums (random-intercept models:
+//! `variance`, `summarise`, eligible `lmm` formulas) read a large file here
+//! instead, in chunks of rows holding only the columns they use, and
+//! accumulate as they go, so memory grows with the number of groups, not of
+//! rows.
+//!
+//! What the in-memory path decides from the whole file is decided the same
+//! way where it can be, and refused with a message where it cannot:
+//! * roles, column types, the privacy audit and the `--where` parse come from
+//!   the first [`HEAD_ROWS`] data rows read by the in-memory loader (the audit
+//!   judges at most its first [`super::privacy::SAMPLE`] values anyway);
+//! * every byte is still checked (UTF-8, no NUL) and hashed (SHA-256), and
+//!   every row must have one field per column, as in the loader;
+//! * a column typed as numbers by the first rows that holds text further on
+//!   is an error naming the line, the column and the value (the in-memory
+//!   loader would have made the whole column text);
+//! * numbers are parsed by [`parse_number`], so they are the same `f64`s; in
+//!   a `;` or tab file a decimal comma is accepted everywhere, which is what
+//!   the loader does once any cell of the file has one;
+//! * text cells are trimmed and missing-value tokens are missing, as in the
+//!   loader.
+//!
+//! Reading is a pipeline on two threads: one splits records (csv crate) and
+//! copies the used fields, the other parses numbers, codes text and hands the
+//! chunk to the caller.
+
+use super::load::{parquet_columns, sha256_hex};
+use super::privacy::FastMap;
+use super::table::{is_missing_token, parse_number, Column, ColumnData, Table};
+use crate::error::{Error, Problem, Problems, Result};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+
+/// Data rows the head sample holds (roles, types, privacy audit).
+pub const HEAD_ROWS: usize = 20_000;
+
+/// Rows per chunk handed to the caller.
+pub const CHUNK_ROWS: usize = 65_536;
+
+/// `--ingest auto` streams delimited files of at least this many bytes
+/// (about 7 million clients of the simulated layout)...
+pub const AUTO_BYTES: u64 = 256 * 1024 * 1024;
+/// ... and Parquet files of at least this many (compressed, about 5 million).
+pub const AUTO_PARQUET_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How a command reads its data file.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ingest {
+    /// One pass for a file of 256 MiB or more (Parquet: 32 MiB) when the
+    /// analysis allows it, else in memory.
+    #[default]
+    Auto,
+    /// Always in memory.
+    Memory,
+    /// Always one pass (an error when the analysis or file does not allow it).
+    Stream,
+}
+
+/// Whether a data file can be streamed at all: delimited text or Parquet.
+pub fn streamable_format(path: &Path) -> bool {
+    matches!(extension(path).as_str(), "csv" | "tsv" | "txt" | "parquet")
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether `--ingest` asks for one pass over `path`: `Stream` always, `Auto`
+/// for a streamable file of at least [`AUTO_BYTES`] ([`AUTO_PARQUET_BYTES`]).
+pub fn wants_stream(ingest: Ingest, path: Option<&Path>) -> bool {
+    match (ingest, path) {
+        (Ingest::Memory, _) | (_, None) => false,
+        (Ingest::Stream, Some(_)) => true,
+        (Ingest::Auto, Some(p)) => {
+            let limit = if extension(p) == "parquet" {
+                AUTO_PARQUET_BYTES
+            } else {
+                AUTO_BYTES
+            };
+            streamable_format(p) && std::fs::metadata(p).is_ok_and(|m| m.len() >= limit)
+        }
+    }
+}
+
+/// The first [`HEAD_ROWS`] data rows, read by the in-memory loader (so every
+/// message about them is the loader's), with `rows_read` and `sha256` left to
+/// the stream.
+pub fn head(path: &Path) -> Result<Table> {
+    let shown = path.display().to_string();
+    if !streamable_format(path) {
+        return Err(Error::input(format!(
+            "{shown}: one-pass reading (--ingest stream) takes .csv, .tsv, .txt or .parquet"
+        )));
+    }
+    if extension(path) == "parquet" {
+        return parquet_head(&shown, path);
+    }
+    let mut file = open(&shown, path)?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut want = 1usize << 20;
+    loop {
+        let got = (&mut file)
+            .take((want - buf.len()) as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::other(format!("{shown}: cannot read: {e}")))?;
+        let at_end = got == 0 || buf.len() < want;
+        if let Some(cut) = head_cut(&buf) {
+            buf.truncate(cut);
+            break;
+        }
+        if at_end {
+            break;
+        }
+        want *= 4;
+    }
+    let force = (extension(path) == "tsv").then_some(b'\t');
+    super::load::parse_delimited(&shown, &buf, force)
+}
+
+/// Byte offset where data row HEAD_ROWS + 1 starts, if the prefix holds it
+/// (records found with the csv crate, so quoted line breaks are respected;
+/// blank lines before the header are skipped as the loader skips them).
+fn head_cut(buf: &[u8]) -> Option<usize> {
+    let body = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
+    let bom = buf.len() - body.len();
+    let delimiter = sniff(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut record = csv::ByteRecord::new();
+    let mut seen_header = false;
+    let mut rows = 0usize;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        if !seen_header {
+            seen_header = !record.iter().all(|f| f.trim_ascii().is_empty());
+            continue;
+        }
+        if rows == HEAD_ROWS {
+            return record.position().map(|p| bom + p.byte() as usize);
+        }
+        rows += 1;
+    }
+    None
+}
+
+fn sniff(body: &[u8]) -> u8 {
+    let end = body.len().min(1 << 16);
+    let text = String::from_utf8_lossy(&body[..end]);
+    super::load::sniff_delimiter(&text)
+}
+
+fn open(shown: &str, path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::input(format!("{shown}: no such file"))
+        } else {
+            Error::other(format!("{shown}: cannot read: {e}"))
+        }
+    })
+}
+
+fn parquet_head(shown: &str, path: &Path) -> Result<Table> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let file = open(shown, path)?;
+    let df = ParquetReader::new(file)
+        .with_slice(Some((0, HEAD_ROWS)))
+        .finish()
+        .map_err(|e| parquet_error(shown, e))?;
+    let mut t = super::load::parquet_table(shown, String::new(), df)?;
+    // The loader's Parquet table is complete; here only the head is.
+    t.source.rows_read = t.nrows();
+    Ok(t)
+}
+
+fn parquet_error(shown: &str, e: impl std::fmt::Display) -> Error {
+    Error::input(format!(
+        "{shown}: cannot read as Parquet ({e}); is it really a .parquet file?"
+    ))
+}
+
+/// How a used column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A number (missing = NaN); text is an error.
+    Num,
+    /// A code of the trimmed text ([`MISSING`] when missing).
+    Key,
+}
+
+/// The code of a missing key cell.
+pub const MISSING: u32 = u32::MAX;
+
+/// Distinct trimmed texts of a key column, coded in order of appearance.
+/// Texts of up to 15 bytes (IDs, site codes, technique names) are looked up
+/// as one 128-bit integer (the bytes and the length), which saves hashing and
+/// comparing strings on every row.
+#[derive(Debug, Default, Clone)]
+pub struct KeySet {
+    pub names: Vec<String>,
+    short: FastMap<u128, u32>,
+    long: FastMap<String, u32>,
+}
+
+/// A text of at most 15 bytes as an integer (length in the top byte).
+fn packed(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    (b.len() < 16).then(|| {
+        let mut a = [0u8; 16];
+        a[..b.len()].copy_from_slice(b);
+        a[15] = b.len() as u8;
+        u128::from_le_bytes(a)
+    })
+}
+
+impl KeySet {
+    /// Appends texts coded elsewhere (the reading thread's new keys).
+    fn extend(&mut self, names: Vec<String>) {
+        for n in names {
+            self.insert(n);
+        }
+    }
+
+    fn insert(&mut self, s: String) -> u32 {
+        let c = self.names.len() as u32;
+        match packed(&s) {
+            Some(k) => self.short.insert(k, c),
+            None => self.long.insert(s.clone(), c),
+        };
+        self.names.push(s);
+        c
+    }
+
+    fn code(&mut self, s: &str) -> u32 {
+        let found = match packed(s) {
+            Some(k) => self.short.get(&k),
+            None => self.long.get(s),
+        };
+        match found {
+            Some(&c) => c,
+            None => self.insert(s.to_string()),
+        }
+    }
+}
+
+/// A used column of a chunk.
+#[derive(Debug, Clone)]
+pub enum ChunkCol {
+    Num(Vec<f64>),
+    Key(Vec<u32>),
+}
+
+/// Rows of the used columns, in file order.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub rows: usize,
+    /// Where each row starts: a byte offset (delimited text) or the 1-based
+    /// record number (Parquet); [`Stream::lines`] turns them into lines.
+    pub pos: Vec<u64>,
+    pub cols: Vec<ChunkCol>,
+}
+
+impl Chunk {
+    /// The chunk as a table of the used columns (names as given, keys as
+    /// their text, or as numbers where `numeric` says the column holds
+    /// numbers), for the `--where` filter.
+    pub fn table(
+        &self,
+        path: &str,
+        names: &[String],
+        keys: &[KeySet],
+        numeric: &[bool],
+        decimal_comma: bool,
+    ) -> Table {
+        let columns = self
+            .cols
+            .iter()
+            .zip(names)
+            .zip(keys)
+            .zip(numeric)
+            .map(|(((c, name), ks), &num)| match c {
+                ChunkCol::Num(v) => Column::num(name.clone(), v.clone()),
+                ChunkCol::Key(v) if num => Column::num(
+                    name.clone(),
+                    v.iter()
+                        .map(|&k| {
+                            if k == MISSING {
+                                f64::NAN
+                            } else {
+                                parse_number(&ks.names[k as usize], decimal_comma)
+                                    .unwrap_or(f64::NAN)
+                            }
+                        })
+                        .collect(),
+                ),
+                ChunkCol::Key(v) => Column::str(
+                    name.clone(),
+                    v.iter()
+                        .map(|&k| (k != MISSING).then(|| ks.names[k as usize].clone()))
+                        .collect(),
+                ),
+            })
+            .collect();
+        let mut t = Table::in_memory(path, columns);
+        t.source.decimal_comma = decimal_comma;
+        t
+    }
+}
+
+/// What the whole pass saw.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub path: String,
+    pub sha256: String,
+    pub rows_read: usize,
+    /// Key texts per used column (empty for numeric ones).
+    pub keys: Vec<KeySet>,
+    pub decimal_comma: bool,
+    parquet: bool,
+}
+
+impl Stream {
+    /// 1-based lines of chunk positions (a second read of the file up to the
+    /// last one, for messages only).
+    pub fn lines(&self, pos: &[u64]) -> Vec<u64> {
+        if self.parquet {
+            return pos.to_vec();
+        }
+        lines_at(Path::new(&self.path), pos).unwrap_or_else(|_| pos.to_vec())
+    }
+}
+
+/// A problem found at a position, turned into a line at the end.
+type Pending = (u64, Problem);
+
+/// Reads `path` in one pass: the columns `cols` (index into the head's
+/// columns, kind) of every data row, in chunks of [`CHUNK_ROWS`], each given
+/// to `each` with the key sets so far. `head` is [`head`]'s table.
+pub fn read(
+    path: &Path,
+    head: &Table,
+    cols: &[(usize, Kind)],
+    mut each: impl FnMut(&Chunk, &[KeySet]) -> Result<()>,
+) -> Result<Stream> {
+    let shown = path.display().to_string();
+    if extension(path) == "parquet" {
+        return read_parquet(&shown, path, head, cols, each);
+    }
+    let delimiter = head.source.delimiter.map_or(b',', |d| d as u8);
+    let decimal_comma = delimiter != b',';
+    let ncol = head.ncols();
+    let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Chunk, Vec<Vec<String>>)>(2);
+    let file = open(&shown, path)?;
+    let job = Job {
+        shown: shown.clone(),
+        delimiter,
+        decimal_comma,
+        ncol,
+        cols: cols.to_vec(),
+        names: head.columns.iter().map(|c| c.name.clone()).collect(),
+        head_rows: head.nrows(),
+    };
+    let reader = std::thread::spawn(move || split_records(job, file, tx));
+    let mut failed: Option<Error> = None;
+    for (chunk, new_keys) in rx.iter() {
+        for (ks, names) in keys.iter_mut().zip(new_keys) {
+            ks.extend(names);
+        }
+        if let Err(e) = each(&chunk, &keys) {
+            failed = Some(e);
+            break;
+        }
+    }
+    drop(rx);
+    let split = reader
+        .join()
+        .map_err(|_| Error::other(format!("{shown}: the reading thread stopped")))?;
+    let Split {
+        sha256,
+        rows,
+        mut problems,
+        fatal,
+    } = split;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    let stream = Stream {
+        path: shown.clone(),
+        sha256,
+        rows_read: rows,
+        keys,
+        decimal_comma,
+        parquet: false,
+    };
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.0);
+        let lines = stream.lines(&problems.iter().map(|p| p.0).collect::<Vec<_>>());
+        let mut list = Problems::new();
+        for ((_, p), l) in problems.into_iter().zip(lines) {
+            if !list.push(p.line(l)) {
+                break;
+            }
+        }
+        return Err(Error::problems(
+            format!("{shown}: the file cannot be read as a table"),
+            list.list,
+        ));
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(stream)
+}
+
+/// What the reading thread needs to know.
+struct Job {
+    shown: String,
+    delimiter: u8,
+    decimal_comma: bool,
+    ncol: usize,
+    cols: Vec<(usize, Kind)>,
+    /// The head's column names and rows (for messages).
+    names: Vec<String>,
+    head_rows: usize,
+}
+
+/// Used fields of up to [`CHUNK_ROWS`] records: their bytes back to back.
+struct RawChunk {
+    bytes: Vec<u8>,
+    /// Per row and used column, the end of the field in `bytes`.
+    ends: Vec<u32>,
+    pos: Vec<u64>,
+}
+
+struct Split {
+    sha256: String,
+    rows: usize,
+    problems: Vec<Pending>,
+    fatal: Option<Error>,
+}
+
+/// The reading thread: bytes → checked, hashed records → used fields →
+/// typed chunks (numbers parsed, text coded; new key texts sent along).
+fn split_records(
+    job: Job,
+    file: std::fs::File,
+    tx: std::sync::mpsc::SyncSender<(Chunk, Vec<Vec<String>>)>,
+) -> Split {
+    let shown = job.shown.as_str();
+    let (delimiter, ncol) = (job.delimiter, job.ncol);
+    let want: Vec<usize> = job.cols.iter().map(|c| c.0).collect();
+    let mut keys: Vec<KeySet> = vec![KeySet::default(); job.cols.len()];
+    let mut sent: Vec<usize> = vec![0; job.cols.len()];
+    let mut tap = Tap::new(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(&mut tap);
+    let mut record = csv::ByteRecord::new();
+    let mut problems: Vec<Pending> = Vec::new();
+    let mut header = false;
+    let mut rows = 0usize;
+    let new_chunk = || RawChunk {
+        bytes: Vec::with_capacity(CHUNK_ROWS * 16 * want.len().max(1)),
+        ends: Vec::with_capacity(CHUNK_ROWS * want.len()),
+        pos: Vec::with_capacity(CHUNK_ROWS),
+    };
+    let mut chunk = new_chunk();
+    // Types a full raw chunk and sends it; false when the caller stopped
+    // listening or the problem list is full.
+    let mut ship = |raw: &RawChunk, keys: &mut Vec<KeySet>, problems: &mut Vec<Pending>| -> bool {
+        let Some(c) = typed(&job, raw, keys, problems) else {
+            return false;
+        };
+        if !problems.is_empty() {
+            return true; // keep reading for more problems, send nothing
+        }
+        let new: Vec<Vec<String>> = keys
+            .iter()
+            .zip(sent.iter_mut())
+            .map(|(k, s)| {
+                let v = k.names[*s..].to_vec();
+                *s = k.names.len();
+                v
+            })
+            .collect();
+        tx.send((c, new)).is_ok()
+    };
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let pos = e.position().map_or(0, |p| p.byte());
+                problems.push((
+                    pos,
+                    Problem::new(
+                        shown,
+                        format!("cannot parse the file as delimited text: {e}"),
+                    ),
+                ));
+                break;
+            }
+        }
+        let pos = record.position().map_or(0, |p| p.byte());
+        if !header {
+            header = !record.iter().all(|f| f.trim_ascii().is_empty());
+            continue;
+        }
+        if record.len() == 1 && record[0].trim_ascii().is_empty() && ncol > 1 {
+            continue;
+        }
+        if record.len() != ncol {
+            if problems.len() < crate::error::MAX_PROBLEMS {
+                problems.push((
+                    pos,
+                    Problem::new(
+                        shown,
+                        format!(
+                            "this row has {} fields but the header has {ncol}; every row needs \
+                             one value per column (delimiter '{}'; a field holding the delimiter \
+                             must be in double quotes)",
+                            record.len(),
+                            if delimiter == b'\t' {
+                                "tab".to_string()
+                            } else {
+                                (delimiter as char).to_string()
+                            }
+                        ),
+                    ),
+                ));
+            }
+            continue;
+        }
+        rows += 1;
+        for &c in &want {
+            chunk.bytes.extend_from_slice(&record[c]);
+            chunk.ends.push(chunk.bytes.len() as u32);
+        }
+        chunk.pos.push(pos + reader.get_ref().bom as u64);
+        if chunk.pos.len() == CHUNK_ROWS {
+            let raw = std::mem::replace(&mut chunk, new_chunk());
+            if !ship(&raw, &mut keys, &mut problems) {
+                break;
+            }
+        }
+    }
+    drop(reader);
+    let fatal = tap.finish().map(|bad| bad.error(shown));
+    if fatal.is_none() && !chunk.pos.is_empty() {
+        ship(&chunk, &mut keys, &mut problems);
+    }
+    Split {
+        sha256: tap.sha256(),
+        rows,
+        problems,
+        fatal,
+    }
+}
+
+/// Types a raw chunk: numbers parsed, text coded. None when a problem list
+/// is full.
+fn typed(
+    job: &Job,
+    raw: &RawChunk,
+    keys: &mut [KeySet],
+    pending: &mut Vec<Pending>,
+) -> Option<Chunk> {
+    let (shown, cols, decimal_comma) = (job.shown.as_str(), &job.cols, job.decimal_comma);
+    let k = cols.len();
+    let rows = raw.pos.len();
+    let mut out: Vec<ChunkCol> = cols
+        .iter()
+        .map(|(_, kind)| match kind {
+            Kind::Num => ChunkCol::Num(Vec::with_capacity(rows)),
+            Kind::Key => ChunkCol::Key(Vec::with_capacity(rows)),
+        })
+        .collect();
+    for r in 0..rows {
+        for (j, col) in out.iter_mut().enumerate() {
+            let e = r * k + j;
+            let start = if e == 0 { 0 } else { raw.ends[e - 1] as usize };
+            let field = &raw.bytes[start..raw.ends[e] as usize];
+            // the reading thread checked the whole file is UTF-8; a field
+            // cut at a delimiter or quote is still UTF-8
+            let text = std::str::from_utf8(field).unwrap_or("").trim();
+            match col {
+                ChunkCol::Num(v) => {
+                    if is_missing_token(text) {
+                        v.push(f64::NAN);
+                    } else if let Some(x) = parse_number(text, decimal_comma) {
+                        v.push(x);
+                    } else {
+                        v.push(f64::NAN);
+                        let name = &job.names[cols[j].0];
+                        pending.push((
+                            raw.pos[r],
+                            Problem::new(
+                                shown,
+                                format!(
+                                    "expected a number: the first {} rows of this column hold \
+                                     numbers, and it is read as numbers in one pass (missing \
+                                     values may be written as: {}); fix the cell, or read the \
+                                     file in memory with --ingest memory",
+                                    job.head_rows,
+                                    super::load::missing_tokens_text()
+                                ),
+                            )
+                            .column(name.clone())
+                            .value(text),
+                        ));
+                        if pending.len() >= crate::error::MAX_PROBLEMS {
+                            return None;
+                        }
+                    }
+                }
+                ChunkCol::Key(v) => v.push(if is_missing_token(text) {
+                    MISSING
+                } else {
+                    keys[j].code(text)
+                }),
+            }
+        }
+    }
+    Some(Chunk {
+        rows,
+        pos: raw.pos.clone(),
+        cols: out,
+    })
+}
+
+/// Parquet, one row group at a time, through the loader's column conversion.
+fn read_parquet(
+    shown: &str,
+    path: &Path,
+    head: &Table,
+    cols: &[(usize, Kind)],
+    mut each: impl FnMut(&Chunk, &[KeySet]) -> Result<()>,
+) -> Result<Stream> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::other(format!("{shown}: cannot read: {e}")))?;
+    let sha256 = sha256_hex(&bytes);
+    let mut reader = ParquetReader::new(std::io::Cursor::new(&bytes[..]));
+    let meta = reader
+        .get_metadata()
+        .map_err(|e| parquet_error(shown, e))?
+        .clone();
+    let names: Vec<String> = cols
+        .iter()
+        .map(|c| head.columns[c.0].name.clone())
+        .collect();
+    let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
+    let mut offset = 0usize;
+    for rg in &meta.row_groups {
+        let n = rg.num_rows();
+        let mut r = ParquetReader::new(std::io::Cursor::new(&bytes[..]))
+            .with_columns(Some(names.clone()))
+            .with_slice(Some((offset, n)));
+        r.set_metadata(meta.clone());
+        let df = r.finish().map_err(|e| parquet_error(shown, e))?;
+        let columns = parquet_columns(shown, df)?;
+        let mut out = Vec::with_capacity(cols.len());
+        for ((c, (_, kind)), ks) in columns.into_iter().zip(cols).zip(keys.iter_mut()) {
+            out.push(match (c.data, kind) {
+                (ColumnData::Num(v), Kind::Num) => ChunkCol::Num(v),
+                (ColumnData::Num(v), Kind::Key) => ChunkCol::Key(
+                    v.iter()
+                        .map(|&x| {
+                            if x.is_nan() {
+                                MISSING
+                            } else {
+                                ks.code(&super::table::format_num(x))
+                            }
+                        })
+                        .collect(),
+                ),
+                (ColumnData::Str(v), Kind::Key) => ChunkCol::Key(
+                    v.iter()
+                        .map(|s| s.as_deref().map_or(MISSING, |s| ks.code(s)))
+                        .collect(),
+                ),
+                (ColumnData::Str(_), Kind::Num) => {
+                    return Err(Error::other(format!(
+                        "{shown}: column '{}' changed type between row groups",
+                        c.name
+                    )))
+                }
+            });
+        }
+        let chunk = Chunk {
+            rows: n,
+            pos: (offset as u64 + 1..=(offset + n) as u64).collect(),
+            cols: out,
+        };
+        each(&chunk, &keys)?;
+        offset += n;
+    }
+    Ok(Stream {
+        path: shown.to_string(),
+        sha256,
+        rows_read: offset,
+        keys,
+        decimal_comma: false,
+        parquet: true,
+    })
+}
+
+/// A bad byte found by [`Tap`].
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    Nul { line: u64 },
+    Utf8 { byte: u8, offset: u64, line: u64 },
+}
+
+impl Bad {
+    /// The loader's messages for the same faults.
+    fn error(self, file: &str) -> Error {
+        match self {
+            Bad::Nul { line } => Error::problem(
+                Problem::new(
+                    file,
+                    "the file holds NUL bytes: it looks like a binary file, not delimited text; \
+                     export the data as CSV (UTF-8), Parquet or .xlsx",
+                )
+                .line(line),
+            ),
+            Bad::Utf8 { byte, offset, line } => Error::problem(
+                Problem::new(
+                    file,
+                    format!(
+                        "the text is not valid UTF-8 (byte 0x{byte:02X} at byte offset {offset}); \
+                         the file is probably in Latin-1 or Windows-1252: save it as \
+                         'CSV UTF-8' or convert it (e.g. iconv -f latin1 -t utf-8)"
+                    ),
+                )
+                .line(line),
+            ),
+        }
+    }
+}
+
+/// Reads a file while hashing it, checking it is NUL-free UTF-8 (a
+/// character may straddle two reads) and dropping a leading byte-order mark.
+struct Tap<R: Read> {
+    inner: R,
+    sha: Sha256,
+    /// Bytes of the file passed (including a byte-order mark).
+    pos: u64,
+    newlines: u64,
+    carry: Vec<u8>,
+    bom: usize,
+    started: bool,
+    bad: Option<Bad>,
+}
+
+impl<R: Read> Tap<R> {
+    fn new(inner: R) -> Self {
+        Tap {
+            inner,
+            sha: Sha256::new(),
+            pos: 0,
+            newlines: 0,
+            carry: Vec::new(),
+            bom: 0,
+            started: false,
+            bad: None,
+        }
+    }
+
+    fn sha256(&self) -> String {
+        let digest = self.sha.clone().finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The first fault, including a character cut off by the end of the file.
+    fn finish(&self) -> Option<Bad> {
+        if self.bad.is_some() {
+            return self.bad;
+        }
+        (!self.carry.is_empty()).then(|| Bad::Utf8 {
+            byte: self.carry[0],
+            offset: self.pos - self.carry.len() as u64,
+            line: self.newlines + 1,
+        })
+    }
+
+    /// Checks `data` (file offset `at`), carrying an unfinished character.
+    fn check(&mut self, data: &[u8], at: u64) {
+        let line_at = |upto: usize, base: u64| {
+            base + 1 + data[..upto].iter().filter(|&&b| b == b'\n').count() as u64
+        };
+        if let Some(i) = data.iter().position(|&b| b == 0) {
+            self.bad = Some(Bad::Nul {
+                line: line_at(i, self.newlines),
+            });
+            return;
+        }
+        let mut rest = data;
+        let mut skip = 0usize;
+        if !self.carry.is_empty() {
+            let width = match self.carry[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            skip = take;
+            if self.carry.len() == width {
+                if std::str::from_utf8(&self.carry).is_err() {
+                    self.bad = Some(Bad::Utf8 {
+                        byte: self.carry[0],
+                        offset: at - (width - take) as u64,
+                        line: self.newlines + 1,
+                    });
+                    return;
+                }
+                self.carry.clear();
+            } else {
+                return;
+            }
+        }
+        if let Err(e) = std::str::from_utf8(rest) {
+            let v = e.valid_up_to();
+            if e.error_len().is_none() {
+                self.carry = rest[v..].to_vec();
+            } else {
+                self.bad = Some(Bad::Utf8 {
+                    byte: rest[v],
+                    offset: at + (skip + v) as u64,
+                    line: line_at(skip + v, self.newlines),
+                });
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.bad.is_some() {
+            return Ok(0);
+        }
+        let mut n = self.inner.read(buf)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.sha.update(&buf[..n]);
+        let at = self.pos;
+        self.pos += n as u64;
+        if !self.started {
+            // (a read of fewer than 3 bytes at the start is not expected from a file)
+            self.started = true;
+            if buf[..n].starts_with(b"\xEF\xBB\xBF") {
+                buf.copy_within(3..n, 0);
+                n -= 3;
+                self.bom = 3;
+            }
+        }
+        // offsets after a byte-order mark, as the loader reports them
+        let data_at = if at == 0 { 0 } else { at - self.bom as u64 };
+        self.check(&buf[..n], data_at);
+        self.newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        if self.bad.is_some() {
+            return Ok(0);
+        }
+        Ok(n)
+    }
+}
+
+/// 1-based lines of byte offsets (sorted or not) as the loader counts them:
+/// a record's line is that of its first byte after any line-end bytes.
+fn lines_at(path: &Path, pos: &[u64]) -> std::io::Result<Vec<u64>> {
+    let Some(&last) = pos.iter().max() else {
+        return Ok(Vec::new());
+    };
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(last + 4096).read_to_end(&mut bytes)?;
+    Ok(pos
+        .iter()
+        .map(|&p| {
+            let mut start = (p as usize).min(bytes.len());
+            while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+                start += 1;
+            }
+            1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::load::{load, LoadOptions};
+
+    fn write(name: &str, text: &[u8]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("outcomes-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn collect(path: &Path) -> Result<(Stream, Vec<Chunk>)> {
+        let h = head(path)?;
+        let cols: Vec<(usize, Kind)> = h
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
+            .collect();
+        let mut chunks = Vec::new();
+        let s = read(path, &h, &cols, |c, _| {
+            chunks.push(c.clone());
+            Ok(())
+        })?;
+        Ok((s, chunks))
+    }
+
+    #[test]
+    fn same_values_hash_and_lines_as_the_loader() {
+        let text = "\u{feff}id;x;g\r\n1;1,5;A\r\n\r\n2;NA; B \r\n3;\"2,25\";\"C\r\nD\"\r\n";
+        let p = write("a.csv", text.as_bytes());
+        let (s, chunks) = collect(&p).unwrap();
+        let t = load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(s.sha256, t.source.sha256);
+        assert_eq!(s.rows_read, t.nrows());
+        let c = &chunks[0];
+        match &c.cols[1] {
+            ChunkCol::Num(v) => {
+                assert_eq!(v[0], 1.5);
+                assert!(v[1].is_nan());
+                assert_eq!(v[2], 2.25);
+            }
+            _ => panic!("x is numeric"),
+        }
+        match &c.cols[2] {
+            ChunkCol::Key(v) => {
+                let names: Vec<&str> = v
+                    .iter()
+                    .map(|&k| s.keys[2].names[k as usize].as_str())
+                    .collect();
+                assert_eq!(names, ["A", "B", "C\r\nD"]);
+            }
+            _ => panic!("g is text"),
+        }
+        assert_eq!(s.lines(&c.pos), t.lines);
+    }
+
+    #[test]
+    fn faults_are_the_loaders() {
+        let mut bad = b"a,b\n1,2\n".to_vec();
+        bad.extend_from_slice(b"3,\xE9\n");
+        let p = write("latin1.csv", &bad);
+        let e = collect(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not valid UTF-8 (byte 0xE9 at byte offset 10)"),
+            "{e}"
+        );
+        assert!(e.contains("line 3"), "{e}");
+        // after the head, found by the reading thread, same message
+        let mut late = b"\xEF\xBB\xBFa,b\n".to_vec();
+        for i in 0..HEAD_ROWS + 2 {
+            late.extend_from_slice(format!("{i},x\n").as_bytes());
+        }
+        let offset = late.len() - 3 + 2;
+        late.extend_from_slice(b"1,\xE9\n");
+        let p = write("late-latin1.csv", &late);
+        let e = collect(&p).unwrap_err().to_string();
+        let mem = load(&p, &LoadOptions::default()).unwrap_err().to_string();
+        assert_eq!(e, mem);
+        assert!(e.contains(&format!("byte offset {offset}")), "{e}");
+        assert!(e.contains(&format!("line {}", HEAD_ROWS + 4)), "{e}");
+
+        let p = write("ragged.csv", b"a,b\n1,2\n3\n4,5\n");
+        let e = collect(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("this row has 1 fields but the header has 2"),
+            "{e}"
+        );
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn text_in_a_numeric_column_after_the_head_names_line_and_value() {
+        let mut text = String::from("a,b\n");
+        for i in 0..HEAD_ROWS + 5 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        text.push_str("oops,x\n");
+        let p = write("late.csv", text.as_bytes());
+        let e = collect(&p).unwrap_err().to_string();
+        assert!(e.contains(&format!("line {}", HEAD_ROWS + 7)), "{e}");
+        assert!(e.contains("oops"), "{e}");
+        assert!(e.contains("--ingest memory"), "{e}");
+    }
+}
