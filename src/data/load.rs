@@ -204,31 +204,36 @@ fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
     }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count() as u64;
-        return Err(Error::problem(
-            Problem::new(
-                file,
-                "the file holds NUL bytes: it looks like a binary file, not delimited text; \
-                 export the data as CSV (UTF-8), Parquet or .xlsx",
-            )
-            .line(line),
-        ));
+        return Err(Error::problem(nul_problem(file, line)));
     }
     std::str::from_utf8(bytes).map_err(|e| {
         let pos = e.valid_up_to();
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count() as u64;
-        let bad = bytes[pos];
-        Error::problem(
-            Problem::new(
-                file,
-                format!(
-                    "the text is not valid UTF-8 (byte 0x{bad:02X} at byte offset {pos}); \
-                     the file is probably in Latin-1 or Windows-1252: save it as \
-                     'CSV UTF-8' or convert it (e.g. iconv -f latin1 -t utf-8)"
-                ),
-            )
-            .line(line),
-        )
+        Error::problem(utf8_problem(file, bytes[pos], pos as u64, line))
     })
+}
+
+/// A NUL byte at `line`: a binary file.
+pub(crate) fn nul_problem(file: &str, line: u64) -> Problem {
+    Problem::new(
+        file,
+        "the file holds NUL bytes: it looks like a binary file, not delimited text; \
+         export the data as CSV (UTF-8), Parquet or .xlsx",
+    )
+    .line(line)
+}
+
+/// A byte that is not UTF-8 (`offset` after any byte-order mark).
+pub(crate) fn utf8_problem(file: &str, bad: u8, offset: u64, line: u64) -> Problem {
+    Problem::new(
+        file,
+        format!(
+            "the text is not valid UTF-8 (byte 0x{bad:02X} at byte offset {offset}); \
+             the file is probably in Latin-1 or Windows-1252: save it as \
+             'CSV UTF-8' or convert it (e.g. iconv -f latin1 -t utf-8)"
+        ),
+    )
+    .line(line)
 }
 
 /// Parses delimited text. `force` fixes the delimiter (tab for `.tsv`).

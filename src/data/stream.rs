@@ -726,27 +726,10 @@ enum Bad {
 impl Bad {
     /// The loader's messages for the same faults.
     fn error(self, file: &str) -> Error {
-        match self {
-            Bad::Nul { line } => Error::problem(
-                Problem::new(
-                    file,
-                    "the file holds NUL bytes: it looks like a binary file, not delimited text; \
-                     export the data as CSV (UTF-8), Parquet or .xlsx",
-                )
-                .line(line),
-            ),
-            Bad::Utf8 { byte, offset, line } => Error::problem(
-                Problem::new(
-                    file,
-                    format!(
-                        "the text is not valid UTF-8 (byte 0x{byte:02X} at byte offset {offset}); \
-                         the file is probably in Latin-1 or Windows-1252: save it as \
-                         'CSV UTF-8' or convert it (e.g. iconv -f latin1 -t utf-8)"
-                    ),
-                )
-                .line(line),
-            ),
-        }
+        Error::problem(match self {
+            Bad::Nul { line } => super::load::nul_problem(file, line),
+            Bad::Utf8 { byte, offset, line } => super::load::utf8_problem(file, byte, offset, line),
+        })
     }
 }
 

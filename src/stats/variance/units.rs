@@ -136,25 +136,7 @@ impl Units {
                         }
                     }
                 }
-                let mut strata = vec![Vec::new(); n_sites.max(1)];
-                let mut nested = true;
-                for u in 0..nu {
-                    let r = cell_start[u]..cell_start[u + 1];
-                    if r.is_empty() {
-                        continue;
-                    }
-                    if r.len() > 1 {
-                        nested = false;
-                    }
-                    // Main site: most clients, lowest code on ties.
-                    let mut best = r.start;
-                    for c in r {
-                        if cell_n[c] > cell_n[best] {
-                            best = c;
-                        }
-                    }
-                    strata[cell_site[best] as usize].push(u as u32);
-                }
+                let (strata, nested) = strata_of(&cell_start, &cell_n, &cell_site, n_sites);
                 Units {
                     m,
                     means,
@@ -285,6 +267,36 @@ impl Units {
     }
 }
 
+/// Resampling strata: each therapist in the stratum of their main site
+/// (most clients, lowest code on ties); and whether every therapist has one
+/// cell (nested in sites).
+fn strata_of(
+    cell_start: &[usize],
+    cell_n: &[f64],
+    cell_site: &[u32],
+    n_sites: usize,
+) -> (Vec<Vec<u32>>, bool) {
+    let mut strata: Vec<Vec<u32>> = vec![Vec::new(); n_sites.max(1)];
+    let mut nested = true;
+    for u in 0..cell_start.len() - 1 {
+        let r = cell_start[u]..cell_start[u + 1];
+        if r.is_empty() {
+            continue;
+        }
+        if r.len() > 1 {
+            nested = false;
+        }
+        let mut best = r.start;
+        for c in r {
+            if cell_n[c] > cell_n[best] {
+                best = c;
+            }
+        }
+        strata[cell_site[best] as usize].push(u as u32);
+    }
+    (strata, nested)
+}
+
 /// A group's size, raw column means and cross-products about those means
 /// (m×m, row-major): all that a summary keeps of a therapist.
 pub type Moments = (f64, Vec<f64>, Vec<f64>);
@@ -393,24 +405,7 @@ impl Units {
                 cell_start[u + 1] = cell_start[u];
             }
         }
-        let mut strata: Vec<Vec<u32>> = vec![Vec::new(); n_sites.max(1)];
-        let mut nested = true;
-        for u in 0..nu {
-            let r = cell_start[u]..cell_start[u + 1];
-            if r.is_empty() {
-                continue;
-            }
-            if r.len() > 1 {
-                nested = false;
-            }
-            let mut best = r.start;
-            for c in r {
-                if cell_n[c] > cell_n[best] {
-                    best = c;
-                }
-            }
-            strata[cell_site[best] as usize].push(u as u32);
-        }
+        let (strata, nested) = strata_of(&cell_start, &cell_n, &cell_site, n_sites);
         Units {
             m,
             means,
