@@ -404,10 +404,9 @@ fn unknown_extension_is_an_input_error_and_writes_nothing() {
 /// Writes the example figures to $OUTCOMES_PLOT_DIR, if set.
 #[test]
 fn example_figures() {
-    let Some(dir) = std::env::var_os("OUTCOMES_PLOT_DIR") else {
+    let Some(dir) = svg::example_dir() else {
         return;
     };
-    let dir = PathBuf::from(dir);
     for ext in ["png", "svg"] {
         save(
             &bcg_forest(),

@@ -11,7 +11,6 @@ use outcomes::plot::jacobson::{JacobsonMode, JacobsonPlot, JacobsonPoint};
 use outcomes::plot::{render_png, save, Chart, Width};
 use outcomes::stats::change::Category;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use svg::{assert_text_ok, attr, count, elements, png_size, svg, texts, DPI, PX_PER_PT};
 
 // ------------------------------------------------------------ helpers ---
@@ -687,11 +686,9 @@ fn png_has_signature_and_column_width() {
 /// Writes the example figures to $OUTCOMES_PLOT_DIR, if set.
 #[test]
 fn example() {
-    let Some(dir) = std::env::var_os("OUTCOMES_PLOT_DIR") else {
+    let Some(dir) = svg::example_dir() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    std::fs::create_dir_all(&dir).unwrap();
     for (width, suffix) in [(Width::Single, "single"), (Width::Double, "double")] {
         let path = |name: &str| dir.join(format!("{name}_{suffix}.png"));
         save(&caterpillar(80), &path("caterpillar_80"), width, DPI).unwrap();

@@ -11,7 +11,6 @@ use outcomes::plot::change_groups::{ChangeGroupsPlot, GroupChange};
 use outcomes::plot::rates_funnel::{binomial_limit, Outside, RateUnit, RatesFunnelPlot};
 use outcomes::plot::trajectories::{TrajectoriesPlot, TrajectoryPoint, TrajectorySeries};
 use outcomes::plot::{render_png, render_svg, save, Chart, Width};
-use std::path::PathBuf;
 use svg::{assert_texts, count, has, png_size, texts};
 
 // ------------------------------------------------------------ helpers ---
@@ -676,11 +675,9 @@ fn png_has_signature_and_column_width() {
 /// Writes the example figures to $OUTCOMES_PLOT_DIR, if set.
 #[test]
 fn example_figures() {
-    let Some(dir) = std::env::var_os("OUTCOMES_PLOT_DIR") else {
+    let Some(dir) = svg::example_dir() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    std::fs::create_dir_all(&dir).unwrap();
     for (width, suffix) in [(Width::Single, "single"), (Width::Double, "double")] {
         for ext in ["png", "svg"] {
             let path = |name: &str| dir.join(format!("{name}_{suffix}.{ext}"));

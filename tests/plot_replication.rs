@@ -8,7 +8,6 @@
 mod svg;
 use outcomes::plot::replication::{Bound, ClaimRow, ReplicationPlot, Verdict};
 use outcomes::plot::{render_png, save, Chart, Width};
-use std::path::PathBuf;
 use svg::{
     assert_text_ok as assert_text_in_width, assert_texts, attr, count, elements, has, png_size,
     svg, text_boxes, texts, DPI,
@@ -365,11 +364,9 @@ fn png_has_signature_and_column_width() {
 /// Writes the example figures to $OUTCOMES_PLOT_DIR, if set.
 #[test]
 fn example_figures() {
-    let Some(dir) = std::env::var_os("OUTCOMES_PLOT_DIR") else {
+    let Some(dir) = svg::example_dir() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    std::fs::create_dir_all(&dir).unwrap();
     for (width, suffix) in [(Width::Single, "single"), (Width::Double, "double")] {
         for ext in ["png", "svg"] {
             let path = dir.join(format!("replication_{suffix}.{ext}"));

@@ -2,6 +2,14 @@
 //! chart test files through `#[path = "common/svg.rs"] mod svg;`).
 #![allow(dead_code)]
 
+/// $OUTCOMES_PLOT_DIR (created), where the example-figure tests write, if
+/// set.
+pub fn example_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(std::env::var_os("OUTCOMES_PLOT_DIR")?);
+    std::fs::create_dir_all(&dir).unwrap();
+    Some(dir)
+}
+
 /// XML entities back to text.
 pub fn unescape(s: &str) -> String {
     s.replace("&lt;", "<")
