@@ -37,27 +37,7 @@ fn same(mem: &Value, st: &Value) -> (f64, f64) {
     }
     assert_eq!(mem["input"]["sha256"], st["input"]["sha256"]);
     assert_eq!(mem["input"]["rows_read"], st["input"]["rows_read"]);
-    let (mut sig, mut share) = (0f64, 0f64);
-    for (a, b) in mem["subsets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(st["subsets"].as_array().unwrap())
-    {
-        assert_eq!(a["formula"], b["formula"]);
-        let (x, y) = (a["sigma2"].as_f64().unwrap(), b["sigma2"].as_f64().unwrap());
-        let rel = (x - y).abs() / x;
-        if a["method"] == "OLS" {
-            assert!(rel < 1e-12, "{}: {x} vs {y}", a["formula"]);
-        }
-        sig = sig.max(rel);
-    }
-    for (k, s) in mem["shares"].as_object().unwrap() {
-        for q in ["shapley", "alone", "unique"] {
-            let d = (s[q].as_f64().unwrap() - st["shares"][k][q].as_f64().unwrap()).abs();
-            share = share.max(d);
-        }
-    }
+    let (sig, share) = fit_differences(mem, st);
     assert!(
         st["notes"]
             .as_array()

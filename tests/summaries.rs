@@ -55,28 +55,7 @@ fn summarise(files: &[String], extra: &[&str]) -> Vec<String> {
 
 fn compare(pooled: &Value, merged: &Value) -> (f64, f64) {
     assert_eq!(pooled["n"], merged["n"]);
-    let (mut sig, mut share) = (0f64, 0f64);
-    for (a, b) in pooled["subsets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(merged["subsets"].as_array().unwrap())
-    {
-        assert_eq!(a["formula"], b["formula"]);
-        let (x, y) = (a["sigma2"].as_f64().unwrap(), b["sigma2"].as_f64().unwrap());
-        let rel = (x - y).abs() / x;
-        if a["method"] == "OLS" {
-            assert!(rel < 1e-12, "{}: {x} vs {y}", a["formula"]);
-        }
-        sig = sig.max(rel);
-    }
-    for (k, s) in pooled["shares"].as_object().unwrap() {
-        for q in ["shapley", "alone", "unique"] {
-            let d = (s[q].as_f64().unwrap() - merged["shares"][k][q].as_f64().unwrap()).abs();
-            share = share.max(d);
-        }
-    }
-    (sig, share)
+    fit_differences(pooled, merged)
 }
 
 /// Summarises `files` (no merging of small caseloads), fits from the

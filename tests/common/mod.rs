@@ -53,3 +53,33 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     std::fs::write(&p, content).expect("write test file");
     p.to_string_lossy().into_owned()
 }
+
+/// Two `variance` JSON reports of the same models: the largest relative
+/// difference of the subset models' residual variances and the largest
+/// absolute difference of the shares (Shapley, alone, unique). Asserts the
+/// formulas match and the OLS subsets agree to 1e-12 relative (no optimiser
+/// is involved there).
+pub fn fit_differences(a: &serde_json::Value, b: &serde_json::Value) -> (f64, f64) {
+    let (mut sig, mut share) = (0f64, 0f64);
+    for (x, y) in a["subsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["subsets"].as_array().unwrap())
+    {
+        assert_eq!(x["formula"], y["formula"]);
+        let (p, q) = (x["sigma2"].as_f64().unwrap(), y["sigma2"].as_f64().unwrap());
+        let rel = (p - q).abs() / p;
+        if x["method"] == "OLS" {
+            assert!(rel < 1e-12, "{}: {p} vs {q}", x["formula"]);
+        }
+        sig = sig.max(rel);
+    }
+    for (k, s) in a["shares"].as_object().unwrap() {
+        for q in ["shapley", "alone", "unique"] {
+            let d = (s[q].as_f64().unwrap() - b["shares"][k][q].as_f64().unwrap()).abs();
+            share = share.max(d);
+        }
+    }
+    (sig, share)
+}
