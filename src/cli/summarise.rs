@@ -25,12 +25,11 @@
 //! techniques merge.
 
 use crate::cli::common::InputArgs;
-use crate::cli::variance::{Design, FactorInfo, VarianceArgs};
+use crate::cli::variance::{Design, FactorList, VarianceArgs};
 use crate::data::input::{Exclusion, InputInfo};
 use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Moments, Units};
-use crate::stats::variance::Factor;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -421,9 +420,7 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
     // over all files, sorted, the first dropped as R's reference), outcome.
     let mut names: Vec<String> = vec!["(Intercept)".into()];
     let mut sources: Vec<(String, Option<String>)> = vec![("(Intercept)".into(), None)];
-    let mut factors = Vec::new();
-    let mut infos = Vec::new();
-    let mut formula_terms = Vec::new();
+    let mut fl = FactorList::default();
     let mut split_cols: Option<(usize, usize)> = None;
     for (fi, fd) in first.factors.iter().enumerate() {
         let start = names.len();
@@ -478,21 +475,14 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
             therapist: fd.random.as_deref() == Some("therapist"),
             site: fd.random.as_deref() == Some("site"),
         };
-        factors.push(Factor {
-            name: fd.name.clone(),
-            cols: (start..names.len()).collect(),
+        fl.push(
+            &fd.name,
+            &names,
+            start,
+            fd.terms.clone(),
+            fd.data_columns.clone(),
             random,
-        });
-        infos.push(FactorInfo {
-            name: fd.name.clone(),
-            terms: if random.any() {
-                fd.terms.clone()
-            } else {
-                names[start..].to_vec()
-            },
-            columns: fd.data_columns.clone(),
-        });
-        formula_terms.push(fd.terms.clone());
+        );
     }
     let m = names.len() + 1;
     // Each file's columns in the final W (None: a reference level).
@@ -579,7 +569,7 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
             .map(String::from)
     };
     let therapist = role("therapist");
-    let has_site = factors.iter().any(|f| f.random.site);
+    let has_site = fl.factors.iter().any(|f| f.random.site);
     let site = if has_site { role("site") } else { None };
     let units = Units::from_moments(m, &parts, n_sites as usize, has_site);
     let nu = parts.len();
@@ -619,9 +609,9 @@ pub(crate) fn merge(paths: &[PathBuf]) -> Result<Design> {
         names,
         sources,
         site_levels: labels,
-        factors,
-        infos,
-        formula_terms,
+        factors: fl.factors,
+        infos: fl.infos,
+        formula_terms: fl.formula_terms,
         split_cols,
         warnings: Vec::new(),
         notes,

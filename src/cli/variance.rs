@@ -558,6 +558,44 @@ pub(crate) fn constant_outcome_error(outcome: &str, value: f64, n: usize) -> Err
     ))
 }
 
+/// The factors of a design, recorded as their W columns are laid out.
+#[derive(Default)]
+pub(crate) struct FactorList {
+    pub factors: Vec<Factor>,
+    pub infos: Vec<FactorInfo>,
+    pub formula_terms: Vec<Vec<String>>,
+}
+
+impl FactorList {
+    /// Factor `name` over W columns `first..names.len()`: its model terms are
+    /// `terms` for a random intercept, else those columns' names.
+    pub fn push(
+        &mut self,
+        name: &str,
+        names: &[String],
+        first: usize,
+        terms: Vec<String>,
+        columns: Vec<String>,
+        random: Random,
+    ) {
+        self.factors.push(Factor {
+            name: name.to_string(),
+            cols: (first..names.len()).collect(),
+            random,
+        });
+        self.infos.push(FactorInfo {
+            name: name.to_string(),
+            terms: if random.any() {
+                terms.clone()
+            } else {
+                names[first..].to_vec()
+            },
+            columns,
+        });
+        self.formula_terms.push(terms);
+    }
+}
+
 /// The design of a data file. With `one_hot`, a text column gets an
 /// indicator for every level (no reference level dropped, one level allowed):
 /// the form `outcomes summarise` writes, so that files with different level
@@ -649,9 +687,7 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
     // per column of W: the data column and, for an indicator, its level
     let mut sources: Vec<(String, Option<String>)> = vec![("(Intercept)".into(), None)];
     let mut columns: Vec<Vec<f64>> = Vec::new();
-    let mut factors: Vec<Factor> = Vec::new();
-    let mut infos: Vec<FactorInfo> = Vec::new();
-    let mut formula_terms: Vec<Vec<String>> = Vec::new();
+    let mut fl = FactorList::default();
     let mut split_cols: Option<(usize, usize)> = None;
     for (name, src) in &defs {
         let first = names.len();
@@ -751,23 +787,9 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
                 )
             }
         };
-        factors.push(Factor {
-            name: name.clone(),
-            cols: (first..names.len()).collect(),
-            random,
-        });
-        infos.push(FactorInfo {
-            name: name.clone(),
-            terms: if random.any() {
-                terms.clone()
-            } else {
-                names[first..].to_vec()
-            },
-            columns: cols_used,
-        });
-        formula_terms.push(terms);
+        fl.push(name, &names, first, terms, cols_used, random);
     }
-    if factors.is_empty() {
+    if fl.factors.is_empty() {
         return Err(Error::analysis("no factor is left to decompose over"));
     }
     let m = names.len() + 1;
@@ -825,9 +847,9 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
         names,
         sources,
         site_levels: site_codes.as_ref().map_or(Vec::new(), |s| s.1.clone()),
-        factors,
-        infos,
-        formula_terms,
+        factors: fl.factors,
+        infos: fl.infos,
+        formula_terms: fl.formula_terms,
         split_cols,
         warnings,
         notes,

@@ -13,7 +13,7 @@
 
 use super::variance::{
     constant_outcome_error, empty_column_error, nested_warning, one_level_error, plan, site_checks,
-    therapist_checks, too_few_rows_error, Design, FactorInfo, Plan, Source, VarianceArgs,
+    therapist_checks, too_few_rows_error, Design, FactorList, Plan, Source, VarianceArgs,
     CROSSED_NOTE,
 };
 use crate::data::filter::Filter;
@@ -24,7 +24,6 @@ use crate::data::table::{format_num, parse_number};
 use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Growing, Moments, Units};
-use crate::stats::variance::Factor;
 use serde_json::{json, Map};
 use std::collections::HashMap;
 
@@ -390,9 +389,7 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
     // W = [1, factor columns…, y] and the map from stream columns.
     let mut wnames: Vec<String> = vec!["(Intercept)".into()];
     let mut sources: Vec<(String, Option<String>)> = vec![("(Intercept)".into(), None)];
-    let mut factors: Vec<Factor> = Vec::new();
-    let mut infos: Vec<FactorInfo> = Vec::new();
-    let mut formula_terms: Vec<Vec<String>> = Vec::new();
+    let mut fl = FactorList::default();
     let mut map: Vec<Option<usize>> = vec![None; width];
     let mut tech_levels: Option<Levels> = None;
     for (name, src) in &defs {
@@ -463,23 +460,9 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
             }
             Source::SplitAlliance(..) => unreachable!("ineligible above"),
         };
-        factors.push(Factor {
-            name: name.clone(),
-            cols: (first..wnames.len()).collect(),
-            random,
-        });
-        infos.push(FactorInfo {
-            name: name.clone(),
-            terms: if random.any() {
-                terms.clone()
-            } else {
-                wnames[first..].to_vec()
-            },
-            columns: cols_used,
-        });
-        formula_terms.push(terms);
+        fl.push(name, &wnames, first, terms, cols_used, random);
     }
-    if factors.is_empty() {
+    if fl.factors.is_empty() {
         return Err(Error::analysis("no factor is left to decompose over"));
     }
     let m = wnames.len() + 1;
@@ -565,9 +548,9 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
         names: wnames,
         sources,
         site_levels: site_levels.map_or(Vec::new(), |sl| sl.labels),
-        factors,
-        infos,
-        formula_terms,
+        factors: fl.factors,
+        infos: fl.infos,
+        formula_terms: fl.formula_terms,
         split_cols: None,
         warnings,
         notes,
