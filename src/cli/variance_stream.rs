@@ -99,7 +99,7 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
         ));
     }
     let (p, path) = prepare_head(&args.input.request(), Purpose::Analyse)?;
-    if p.roles.has(crate::data::roles::Role::Time) && p.roles.has(crate::data::roles::Role::Score) {
+    if p.long {
         return Ok(Streamed::Ineligible(
             "long (session-by-session) data are turned into one row per client first".into(),
         ));
@@ -221,19 +221,12 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
     let mut cell_tech: Vec<Vec<u32>> = Vec::new();
     let mut x: Vec<f64> = Vec::new();
     let shown = t.source.path.clone();
-    let dc = t.source.decimal_comma || t.source.delimiter.is_some_and(|d| d != ',');
+    let dc = stream::decimal_comma(t);
+    let numeric: Vec<bool> = names.iter().map(|c| head_numeric(c)).collect();
     let s = stream::read(&path, t, &cols, |chunk, keys| {
         let keep = match &filter {
             Some((f, _)) => {
-                let sub: Vec<String> = filter_at.iter().map(|&i| names[i].clone()).collect();
-                let mini = crate::data::stream::Chunk {
-                    rows: chunk.rows,
-                    pos: Vec::new(),
-                    cols: filter_at.iter().map(|&i| chunk.cols[i].clone()).collect(),
-                };
-                let ks: Vec<KeySet> = filter_at.iter().map(|&i| keys[i].clone()).collect();
-                let numeric: Vec<bool> = sub.iter().map(|c| head_numeric(c)).collect();
-                Some(f.apply(&mini.table(&shown, &sub, &ks, &numeric, dc))?)
+                Some(f.apply(&chunk.table(&shown, &filter_at, &names, keys, &numeric, dc))?)
             }
             None => None,
         };
@@ -249,7 +242,7 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
             ChunkCol::Key(v) => v[r],
             ChunkCol::Num(_) => unreachable!("key column"),
         };
-        for r in 0..chunk.rows {
+        for r in 0..chunk.rows() {
             if keep.as_ref().is_some_and(|k| !k[r]) {
                 by_filter += 1;
                 continue;

@@ -186,6 +186,12 @@ fn parquet_error(shown: &str, e: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// Whether numbers may have a decimal comma: in a `;` or tab file, as the
+/// loader decides once any cell of the file has one (never in CSV or Parquet).
+pub fn decimal_comma(head: &Table) -> bool {
+    head.source.delimiter.is_some_and(|d| d != ',')
+}
+
 /// How a used column is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -260,7 +266,6 @@ pub enum ChunkCol {
 /// Rows of the used columns, in file order.
 #[derive(Debug, Clone)]
 pub struct Chunk {
-    pub rows: usize,
     /// Where each row starts: a byte offset (delimited text) or the 1-based
     /// record number (Parquet); [`Stream::lines`] turns them into lines.
     pub pos: Vec<u64>,
@@ -268,44 +273,50 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// The chunk as a table of the used columns (names as given, keys as
-    /// their text, or as numbers where `numeric` says the column holds
-    /// numbers), for the `--where` filter.
+    /// Rows in the chunk.
+    pub fn rows(&self) -> usize {
+        self.pos.len()
+    }
+
+    /// Columns `which` of the chunk as a table (`names`, `keys` and
+    /// `numeric` indexed by chunk column: keys become their text, or numbers
+    /// where `numeric` says the column holds numbers), for the `--where`
+    /// filter.
     pub fn table(
         &self,
         path: &str,
+        which: &[usize],
         names: &[String],
         keys: &[KeySet],
         numeric: &[bool],
         decimal_comma: bool,
     ) -> Table {
-        let columns = self
-            .cols
+        let columns = which
             .iter()
-            .zip(names)
-            .zip(keys)
-            .zip(numeric)
-            .map(|(((c, name), ks), &num)| match c {
-                ChunkCol::Num(v) => Column::num(name.clone(), v.clone()),
-                ChunkCol::Key(v) if num => Column::num(
-                    name.clone(),
-                    v.iter()
-                        .map(|&k| {
-                            if k == MISSING {
-                                f64::NAN
-                            } else {
-                                parse_number(&ks.names[k as usize], decimal_comma)
-                                    .unwrap_or(f64::NAN)
-                            }
-                        })
-                        .collect(),
-                ),
-                ChunkCol::Key(v) => Column::str(
-                    name.clone(),
-                    v.iter()
-                        .map(|&k| (k != MISSING).then(|| ks.names[k as usize].clone()))
-                        .collect(),
-                ),
+            .map(|&i| {
+                let (name, ks) = (names[i].clone(), &keys[i]);
+                match &self.cols[i] {
+                    ChunkCol::Num(v) => Column::num(name, v.clone()),
+                    ChunkCol::Key(v) if numeric[i] => Column::num(
+                        name,
+                        v.iter()
+                            .map(|&k| {
+                                if k == MISSING {
+                                    f64::NAN
+                                } else {
+                                    parse_number(&ks.names[k as usize], decimal_comma)
+                                        .unwrap_or(f64::NAN)
+                                }
+                            })
+                            .collect(),
+                    ),
+                    ChunkCol::Key(v) => Column::str(
+                        name,
+                        v.iter()
+                            .map(|&k| (k != MISSING).then(|| ks.names[k as usize].clone()))
+                            .collect(),
+                    ),
+                }
             })
             .collect();
         let mut t = Table::in_memory(path, columns);
@@ -354,7 +365,7 @@ pub fn read(
         return read_parquet(&shown, path, head, cols, each);
     }
     let delimiter = head.source.delimiter.map_or(b',', |d| d as u8);
-    let decimal_comma = delimiter != b',';
+    let decimal_comma = decimal_comma(head);
     let ncol = head.ncols();
     let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Chunk, Vec<Vec<String>>)>(2);
@@ -633,7 +644,6 @@ fn typed(
         }
     }
     Some(Chunk {
-        rows,
         pos: raw.pos.clone(),
         cols: out,
     })
@@ -699,7 +709,6 @@ fn read_parquet(
             });
         }
         let chunk = Chunk {
-            rows: n,
             pos: (offset as u64 + 1..=(offset + n) as u64).collect(),
             cols: out,
         };
@@ -862,25 +871,36 @@ impl<R: Read> Read for Tap<R> {
     }
 }
 
-/// 1-based lines of byte offsets (sorted or not) as the loader counts them:
-/// a record's line is that of its first byte after any line-end bytes.
+/// 1-based lines of byte offsets as the loader counts them: a record's line
+/// is that of its first byte after any line-end bytes. One read of the file
+/// up to the last offset, in blocks.
 fn lines_at(path: &Path, pos: &[u64]) -> std::io::Result<Vec<u64>> {
-    let Some(&last) = pos.iter().max() else {
-        return Ok(Vec::new());
-    };
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    (&mut file).take(last + 4096).read_to_end(&mut bytes)?;
-    Ok(pos
-        .iter()
-        .map(|&p| {
-            let mut start = (p as usize).min(bytes.len());
-            while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-                start += 1;
+    let mut order: Vec<usize> = (0..pos.len()).collect();
+    order.sort_by_key(|&i| pos[i]);
+    let mut out = vec![0u64; pos.len()];
+    let mut next = 0usize; // into `order`
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let (mut at, mut newlines) = (0u64, 0u64);
+    let mut buf = [0u8; 1 << 16];
+    while next < order.len() {
+        let n = file.read(&mut buf)?;
+        for &b in &buf[..n] {
+            // offsets reached: resolved at the first byte that is not a line end
+            while next < order.len() && pos[order[next]] <= at && !matches!(b, b'\r' | b'\n') {
+                out[order[next]] = newlines + 1;
+                next += 1;
             }
-            1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
-        })
-        .collect())
+            newlines += u64::from(b == b'\n');
+            at += 1;
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    for &i in &order[next..] {
+        out[i] = newlines + 1;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
