@@ -7,8 +7,8 @@
 //! absolute on the shares, because both paths stop the optimiser within its
 //! tolerance from inputs that differ at rounding level (measured here:
 //! residual variances 3–9e-9 relative, shares 1–8e-9 absolute; on 100,000
-//! clients up to 4e-7 relative on a site variance of 0.01). Parquet and CSV of the same rows stream to the same
-//! numbers (1e-12).
+//! clients up to 4e-7 relative on a site variance of 0.01). Parquet and
+//! CSV of the same rows stream to the same numbers (1e-12).
 
 mod common;
 use common::*;
