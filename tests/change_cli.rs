@@ -275,6 +275,47 @@ fn suppression_hides_small_counts_everywhere() {
     assert!(csv.contains(",*"), "suppressed cells in CSV");
 }
 
+/// Without --by the total is the only row: its categories are shown under
+/// the small-number rule. (They were dropped before: the suppression of a
+/// table without group rows had no columns, and `report` failed with a CSV
+/// error on data whose technique could not be used.)
+#[test]
+fn suppression_without_groups_keeps_the_total_categories() {
+    let o = run(&[
+        "change",
+        "--measure",
+        "PHQ-9",
+        "--suppress",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = stdout(&o);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "header + total");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let total: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(header.len(), total.len());
+    for k in [
+        "recovered",
+        "improved",
+        "unchanged",
+        "deteriorated",
+        "harmed",
+    ] {
+        let at = header.iter().position(|h| *h == k).expect(k);
+        let x: u64 = total[at]
+            .parse()
+            .unwrap_or_else(|_| panic!("{k} = {}", total[at]));
+        assert!(
+            x == 0 || (x >= 8 && x.is_multiple_of(5)),
+            "{k} = {x} must be rounded to 5"
+        );
+    }
+    let table = stdout(&run(&["change", "--measure", "PHQ-9", "--suppress"]));
+    assert!(table.contains("reliable recovery"), "{table}");
+}
+
 #[test]
 fn identifiers_are_refused_unless_allowed() {
     let dir = tempdir("refuse");

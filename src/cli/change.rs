@@ -402,7 +402,7 @@ fn request(args: &ChangeArgs) -> crate::data::input::InputRequest {
 }
 
 pub fn build(args: &ChangeArgs) -> Result<ChangeReport> {
-    let p = prepare(&request(args), Purpose::Analyse)?;
+    let p = prepare(&request(args), Purpose::AnalyseClients)?;
     let t = &p.table;
     let roles = &p.roles;
     let long = p.long;
@@ -658,7 +658,7 @@ pub fn build(args: &ChangeArgs) -> Result<ChangeReport> {
             ));
         }
         if levels.len() > 1000 {
-            return Err(Error::input(format!(
+            return Err(Error::analysis(format!(
                 "--by {by}: the column has {} distinct values; a group column needs fewer \
                  (at most 1000)",
                 levels.len()
@@ -852,11 +852,17 @@ fn category_cells(rows: &[DisplayRow], suppress: bool) -> Vec<Vec<Option<Cell>>>
         .map(|cats| cats.iter().map(|c| c.unwrap_or(0) as u64).collect())
         .collect();
     let ng = rows.len() - 1;
-    let table = suppress_table(&counts[..ng], true, true);
+    // Without groups the total row is the table's only row.
+    let solo = ng == 0;
+    let table = if solo {
+        suppress_table(&counts, true, false)
+    } else {
+        suppress_table(&counts[..ng], true, true)
+    };
     let shown_n: Vec<Shown> = table.row_totals.clone().unwrap_or_default();
     (0..rows.len())
         .map(|i| {
-            let (cells, n): (Vec<Shown>, Shown) = if i < ng {
+            let (cells, n): (Vec<Shown>, Shown) = if i < ng || solo {
                 (table.cells[i].clone(), shown_n[i])
             } else {
                 (
