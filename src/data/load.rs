@@ -20,6 +20,7 @@ use super::table::{
 };
 use crate::error::{Error, Problem, Problems, Result};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Options of the loader.
@@ -128,6 +129,9 @@ fn build_columns(names: Vec<String>, cells: Vec<Vec<Raw>>, decimal_comma: bool) 
 /// problems.
 fn header_names(file: &str, line: u64, raw: Vec<String>, problems: &mut Problems) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(raw.len());
+    // name -> its 1-based column positions, in order of first appearance
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(raw.len());
+    let mut positions: Vec<Vec<usize>> = Vec::new();
     for (i, name) in raw.into_iter().enumerate() {
         let name = name.trim().to_string();
         let name = if name.is_empty() {
@@ -135,22 +139,37 @@ fn header_names(file: &str, line: u64, raw: Vec<String>, problems: &mut Problems
         } else {
             name
         };
-        if let Some(first) = names.iter().position(|n| *n == name) {
-            problems.push(
-                Problem::new(
-                    file,
-                    format!(
-                        "duplicate column name (columns {} and {} are both called this); \
-                         every column needs a distinct name",
-                        first + 1,
-                        i + 1
-                    ),
-                )
-                .line(line)
-                .column(name.clone()),
-            );
+        match seen.get(&name) {
+            Some(&k) => positions[k].push(i + 1),
+            None => {
+                seen.insert(name.clone(), positions.len());
+                positions.push(vec![i + 1]);
+            }
         }
         names.push(name);
+    }
+    for at in positions.iter().filter(|p| p.len() > 1) {
+        let shown: Vec<String> = at.iter().take(5).map(usize::to_string).collect();
+        let more = match at.len() {
+            k if k > 5 => format!(" and {} more", k - 5),
+            _ => String::new(),
+        };
+        let ok = problems.push(
+            Problem::new(
+                file,
+                format!(
+                    "duplicate column name ({} columns are called this: columns {}{more}); \
+                     every column needs a distinct name",
+                    at.len(),
+                    shown.join(", ")
+                ),
+            )
+            .line(line)
+            .column(names[at[0] - 1].clone()),
+        );
+        if !ok {
+            break;
+        }
     }
     names
 }
@@ -202,6 +221,18 @@ fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
             "{file}: the file is empty; expected a header line and at least one data row"
         )));
     }
+    if let Some(enc) = utf16_encoding(bytes) {
+        return Err(Error::problem(
+            Problem::new(
+                file,
+                format!(
+                    "the file is {enc} text, not UTF-8; save it as 'CSV UTF-8' or convert it \
+                     (e.g. iconv -f utf-16 -t utf-8)"
+                ),
+            )
+            .line(1),
+        ));
+    }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count() as u64;
         return Err(Error::problem(nul_problem(file, line)));
@@ -211,6 +242,30 @@ fn check_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str> {
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count() as u64;
         Error::problem(utf8_problem(file, bytes[pos], pos as u64, line))
     })
+}
+
+/// UTF-16 text (as Excel's "Unicode text" export writes it): a UTF-16
+/// byte-order mark, or ASCII with a NUL after (or before) every character
+/// at the start of the file.
+fn utf16_encoding(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xFE") {
+        return Some("UTF-16 (little-endian, with a byte-order mark)");
+    }
+    if bytes.starts_with(b"\xFE\xFF") {
+        return Some("UTF-16 (big-endian, with a byte-order mark)");
+    }
+    let head = &bytes[..bytes.len().min(64) & !1];
+    let pairs = || head.chunks_exact(2);
+    let ascii = |b: u8| b.is_ascii_graphic() || b == b' ' || b == b'\t';
+    if head.len() >= 4 {
+        if pairs().all(|p| ascii(p[0]) && p[1] == 0) {
+            return Some("UTF-16 (little-endian)");
+        }
+        if pairs().all(|p| p[0] == 0 && ascii(p[1])) {
+            return Some("UTF-16 (big-endian)");
+        }
+    }
+    None
 }
 
 /// A NUL byte at `line`: a binary file.
@@ -272,6 +327,32 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
             Err(e) => return Err(csv_error(file, e)),
         }
     }
+    if let (Some(forced), 1) = (force, record.len()) {
+        // One column under a delimiter fixed by the extension, while the
+        // header holds another delimiter: the extension is wrong.
+        let other = [b',', b';', b'\t']
+            .into_iter()
+            .filter(|&d| d != forced)
+            .map(|d| (d, record[0].bytes().filter(|&b| b == d).count()))
+            .max_by_key(|&(_, k)| k)
+            .filter(|&(_, k)| k > 0);
+        if let Some((d, k)) = other {
+            return Err(Error::problem(
+                Problem::new(
+                    file,
+                    format!(
+                        "the header is one column when read with the delimiter '{}' that the \
+                         file's extension implies, but it holds '{}' {k} time(s): the file looks \
+                         delimited by '{}'. Rename it (.csv for ',' or ';', .tsv for tab)",
+                        printable_delim(forced),
+                        printable_delim(d),
+                        printable_delim(d)
+                    ),
+                )
+                .line(header_line),
+            ));
+        }
+    }
     let raw_names: Vec<String> = record.iter().map(|s| s.to_string()).collect();
     let names = header_names(file, header_line, raw_names, &mut problems);
     let ncol = names.len();
@@ -292,19 +373,28 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
             continue; // a blank line
         }
         if record.len() != ncol {
-            let ok = problems.push(
-                Problem::new(
-                    file,
-                    format!(
-                        "this row has {} fields but the header has {ncol}; every row needs \
-                         one value per column (delimiter '{}'; a field holding the delimiter \
-                         must be in double quotes)",
-                        record.len(),
-                        printable_delim(delimiter)
-                    ),
+            // A record that runs over several lines with the wrong number of
+            // fields: an opening double quote without its closing one.
+            let spanned: usize = record.iter().map(|f| f.matches('\n').count()).sum();
+            let message = if spanned > 0 {
+                format!(
+                    "a quoted field that starts on this line runs on to line {} and leaves the \
+                     row with {} fields where the header has {ncol}: a closing double quote is \
+                     probably missing (a field that starts with \" must end with \"; a quote \
+                     inside it is written \"\")",
+                    line + spanned as u64,
+                    record.len()
                 )
-                .line(line),
-            );
+            } else {
+                format!(
+                    "this row has {} fields but the header has {ncol}; every row needs \
+                     one value per column (delimiter '{}'; a field holding the delimiter \
+                     must be in double quotes)",
+                    record.len(),
+                    printable_delim(delimiter)
+                )
+            };
+            let ok = problems.push(Problem::new(file, message).line(line));
             if !ok {
                 break;
             }

@@ -483,9 +483,14 @@ fn mostly_numeric(col: &super::table::Column, decimal_comma: bool) -> bool {
     bad.len() < n && (n - bad.len()) as f64 >= 0.9 * n as f64
 }
 
+/// Largest magnitude accepted in a numeric role: sums of squares of up to
+/// 1e12 such values stay finite in f64 (max about 1.8e308).
+pub const MAX_MAGNITUDE: f64 = 1e140;
+
 /// Checks that the columns of numeric roles (and any extra `numeric`
-/// columns) hold numbers. Every text cell is a problem naming its line,
-/// column and value; at most 20 are collected.
+/// columns) hold numbers, and numbers below [`MAX_MAGNITUDE`]. Every text
+/// cell (or huge number) is a problem naming its line, column and value; at
+/// most 20 are collected.
 pub fn check_numeric(table: &Table, roles: &Roles, extra: &[&str]) -> Result<()> {
     let file = &table.source.path;
     let mut problems = Problems::new();
@@ -502,7 +507,26 @@ pub fn check_numeric(table: &Table, roles: &Roles, extra: &[&str]) -> Result<()>
         let Some(col) = table.column(&name) else {
             continue;
         };
-        if col.is_numeric() {
+        if let Some(x) = col.as_num() {
+            for (row, v) in x.iter().enumerate() {
+                if v.abs() > MAX_MAGNITUDE && v.is_finite() {
+                    let more = problems.push(
+                        Problem::new(
+                            file.as_str(),
+                            format!(
+                                "the number is too large to analyse (its square overflows); \
+                                 accepted: magnitudes up to {MAX_MAGNITUDE:e}"
+                            ),
+                        )
+                        .line(table.line(row))
+                        .column(name.clone())
+                        .value(&col.text(row).unwrap_or_default()),
+                    );
+                    if !more {
+                        break;
+                    }
+                }
+            }
             continue;
         }
         let role = if flag.is_empty() {
@@ -534,7 +558,9 @@ pub fn check_numeric(table: &Table, roles: &Roles, extra: &[&str]) -> Result<()>
             }
         }
     }
-    problems.into_result(format!("{file}: a column used as a number holds text"))
+    problems.into_result(format!(
+        "{file}: a column used as a number holds text or numbers out of range"
+    ))
 }
 
 #[cfg(test)]

@@ -207,6 +207,10 @@ fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
 pub fn format_num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
+    } else if x.is_finite() && (x.abs() >= 1e21 || (x != 0.0 && x.abs() < 1e-7)) {
+        // Shortest round-trip digits in scientific form, as JavaScript and
+        // R print such magnitudes ("1e308", not 309 digits).
+        format!("{x:e}")
     } else {
         format!("{x}")
     }
