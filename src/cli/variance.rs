@@ -508,6 +508,31 @@ pub(crate) fn one_level_error(name: &str, c: &str, level: &str, n: usize) -> Err
     ))
 }
 
+/// Most levels a text factor of the decomposition may have: each level is a
+/// column of the dense design, and a "technique" with more labels than this is
+/// almost surely an identifier or free text.
+pub(crate) const MAX_FACTOR_LEVELS: usize = 1000;
+
+/// Whether a text factor with `levels` levels over `n` rows is refused: more
+/// than [`MAX_FACTOR_LEVELS`], or fewer than 2 rows per level on average (a
+/// factor that nearly identifies its rows cannot be told apart from them).
+pub(crate) fn too_many_levels(levels: usize, n: usize) -> bool {
+    levels > MAX_FACTOR_LEVELS || levels * 2 > n
+}
+
+/// A text factor with too many levels (`n`: rows analysed, when known).
+pub(crate) fn many_levels_error(name: &str, c: &str, levels: usize, n: Option<usize>) -> Error {
+    let among = match n {
+        Some(n) => format!("{levels} distinct values in the {n} rows analysed"),
+        None => format!("more than {} distinct values", levels - 1),
+    };
+    Error::analysis(format!(
+        "the {name} column '{c}' has {among}: as a factor each value is a column of the design, \
+         so it may have at most {MAX_FACTOR_LEVELS} values with at least 2 rows each on average. \
+         Is it an identifier or free text? Recode it into fewer categories or leave it out"
+    ))
+}
+
 /// The warning when every therapist (or site) uses a single technique.
 pub(crate) fn nested_warning(gname: &str, tech_factor: &str) -> String {
     format!(
@@ -601,7 +626,7 @@ impl FactorList {
 /// the form `outcomes summarise` writes, so that files with different level
 /// sets can be merged before the reference level is chosen.
 pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
-    let p = prepare(&args.input.request(), Purpose::Analyse)?;
+    let p = prepare(&args.input.request(), Purpose::AnalyseClients)?;
     let t = &p.table;
     let roles = &p.roles;
     let Plan {
@@ -712,6 +737,9 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
                                     levels.first().map_or("", String::as_str),
                                     n,
                                 ));
+                            }
+                            if too_many_levels(levels.len(), n) {
+                                return Err(many_levels_error(name, c, levels.len(), Some(n)));
                             }
                             for (l, level) in levels.iter().enumerate().skip(usize::from(!one_hot))
                             {

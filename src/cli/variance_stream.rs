@@ -12,9 +12,9 @@
 //! these moments (science.md §2; `stats::variance::ri`).
 
 use super::variance::{
-    constant_outcome_error, empty_column_error, nested_warning, one_level_error, plan, site_checks,
-    therapist_checks, too_few_rows_error, Design, FactorList, Plan, Source, VarianceArgs,
-    CROSSED_NOTE,
+    constant_outcome_error, empty_column_error, many_levels_error, nested_warning, one_level_error,
+    plan, site_checks, therapist_checks, too_few_rows_error, too_many_levels, Design, FactorList,
+    Plan, Source, VarianceArgs, CROSSED_NOTE, MAX_FACTOR_LEVELS,
 };
 use crate::data::filter::Filter;
 use crate::data::input::{prepare_head, Exclusion, InputInfo, Purpose};
@@ -86,6 +86,11 @@ fn levels(keys: &KeySet, seen: &[bool], numeric: bool, decimal_comma: bool) -> L
 struct OneHot {
     chunk: usize,
     stream: Vec<usize>,
+    /// Levels met so far (entries of `stream` that are not NONE).
+    levels: usize,
+    /// The design term and the column, for messages.
+    def: String,
+    column: String,
 }
 
 const NONE: usize = usize::MAX;
@@ -98,7 +103,7 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                 .into(),
         ));
     }
-    let (p, path) = prepare_head(&args.input.request(), Purpose::Analyse)?;
+    let (p, path) = prepare_head(&args.input.request(), Purpose::AnalyseClients)?;
     if p.long {
         return Ok(Streamed::Ineligible(
             "long (session-by-session) data are turned into one row per client first".into(),
@@ -164,6 +169,9 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                     onehots.push(OneHot {
                         chunk: chunk_of(c, Kind::Key),
                         stream: Vec::new(),
+                        levels: 0,
+                        def: name.clone(),
+                        column: c.clone(),
                     });
                     v.push((c.clone(), Part::Hot(onehots.len() - 1)));
                 }
@@ -272,6 +280,10 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                     oh.stream.resize(k + 1, NONE);
                 }
                 if oh.stream[k] == NONE {
+                    oh.levels += 1;
+                    if oh.levels > MAX_FACTOR_LEVELS {
+                        return Err(many_levels_error(&oh.def, &oh.column, oh.levels, None));
+                    }
                     oh.stream[k] = width;
                     width += 1;
                     x.push(0.0);
@@ -410,6 +422,9 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                                     lv.labels.first().map_or("", String::as_str),
                                     n,
                                 ));
+                            }
+                            if too_many_levels(lv.labels.len(), n) {
+                                return Err(many_levels_error(name, c, lv.labels.len(), Some(n)));
                             }
                             let base = wnames.len();
                             let skip = usize::from(!one_hot);

@@ -130,6 +130,48 @@ enum Part<'a> {
 
 /// Builds the model matrix of a term set (R's `model.matrix` with treatment
 /// contrasts). Returns columns (each of length n) and names.
+/// Largest model matrix built densely (columns x rows x 8 bytes).
+const MAX_MODEL_MATRIX_BYTES: usize = 4 << 30;
+
+/// Refuses a model matrix that cannot be fitted before it is built: more
+/// columns than observations (a factor that is really an identifier, such as
+/// 100,000 distinct technique labels), or a dense matrix beyond
+/// [`MAX_MODEL_MATRIX_BYTES`]. Without this check such a term exhausts memory.
+fn check_width(
+    f: &Formula,
+    term: &[usize],
+    width: usize,
+    term_width: usize,
+    n: usize,
+) -> Result<()> {
+    let label = || {
+        term.iter()
+            .map(|&v| f.vars[v].as_str())
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    if width >= n {
+        return Err(Error::analysis(format!(
+            "the model needs at least {width} columns for {n} observations (the term '{}' alone \
+             has {term_width}): a model needs fewer coefficients than observations. Is '{}' an \
+             identifier rather than a category? Recode it into fewer categories or leave it out",
+            label(),
+            label()
+        )));
+    }
+    let bytes = width.saturating_mul(n).saturating_mul(8);
+    if bytes > MAX_MODEL_MATRIX_BYTES {
+        return Err(Error::analysis(format!(
+            "the model matrix would have {width} columns for {n} observations ({:.1} GiB, more \
+             than the {} GiB this tool builds in memory); for random-intercept models on data \
+             this large, use `outcomes summarise` and `lmm --summaries`",
+            bytes as f64 / (1u64 << 30) as f64,
+            MAX_MODEL_MATRIX_BYTES >> 30
+        )));
+    }
+    Ok(())
+}
+
 fn model_matrix<D: Data + ?Sized>(
     f: &Formula,
     ts: &TermSet,
@@ -181,6 +223,7 @@ fn model_matrix<D: Data + ?Sized>(
         // Enumerate column combinations, first variable fastest (R's order).
         let widths: Vec<usize> = part_names.iter().map(|p| p.len()).collect();
         let total: usize = widths.iter().product();
+        check_width(f, term, cols.len() + total, total, n)?;
         for combo in 0..total {
             let mut idx = Vec::with_capacity(parts.len());
             let mut c = combo;
