@@ -89,6 +89,29 @@ pub(crate) fn factor(table: &Table, name: &str, rows: &[usize]) -> Var {
     }
 }
 
+/// Sorts the analysed rows by the values of the model variables (numbers by
+/// value, text by its characters), so that the sums inside the fit run in
+/// the same order whatever the order of the rows in the file, and the same
+/// rows always give bitwise the same estimates. No output refers to rows by
+/// position, so nothing else changes.
+fn canonical_order(t: &crate::data::table::Table, vars: &[String], rows: &mut [usize]) {
+    use crate::data::table::ColumnData;
+    use std::cmp::Ordering;
+    let cols: Vec<&ColumnData> = vars
+        .iter()
+        .filter_map(|v| t.column(v).map(|c| &c.data))
+        .collect();
+    rows.sort_by(|&a, &b| {
+        cols.iter()
+            .map(|c| match c {
+                ColumnData::Num(x) => x[a].total_cmp(&x[b]),
+                ColumnData::Str(x) => x[a].cmp(&x[b]),
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
 pub fn build(args: &LmmArgs) -> Result<LmmReport> {
     if !args.summaries.is_empty() {
         return crate::cli::summarise::lmm_from_summaries(args);
@@ -122,13 +145,14 @@ pub fn build(args: &LmmArgs) -> Result<LmmReport> {
         )));
     }
     // Rows complete on every model variable.
-    let rows: Vec<usize> = (0..t.nrows())
+    let mut rows: Vec<usize> = (0..t.nrows())
         .filter(|&r| {
             f.vars
                 .iter()
                 .all(|v| !t.column(v).is_some_and(|c| c.is_missing(r)))
         })
         .collect();
+    canonical_order(t, &f.vars, &mut rows);
     let mut excluded = p.excluded.clone();
     let dropped = t.nrows() - rows.len();
     if dropped > 0 {

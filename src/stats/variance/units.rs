@@ -47,26 +47,55 @@ impl Units {
     /// Groups the rows of `w` (n×m row-major, column 0 the intercept, last
     /// column y) by therapist (`therapist`, codes 0..J) and site (`site`,
     /// codes 0..K).
+    ///
+    /// The rows are first put in a canonical order (therapist, site, then the
+    /// row's values), and every sum runs in that order: the statistics, and
+    /// so every fit and every bootstrap draw, are bitwise the same whatever
+    /// the order of the rows in the file.
     pub fn new(w: &[f64], m: usize, therapist: Option<&[u32]>, site: Option<&[u32]>) -> Units {
         let n = w.len() / m;
+        let site_of = |i: usize| site.map_or(0, |s| s[i]);
+        let ther_of = |i: usize| therapist.map_or(0, |t| t[i]);
+        let mut canonical: Vec<usize> = (0..n).collect();
+        canonical.sort_by(|&i, &j| {
+            (ther_of(i), site_of(i))
+                .cmp(&(ther_of(j), site_of(j)))
+                .then_with(|| {
+                    let (a, b) = (&w[i * m..(i + 1) * m], &w[j * m..(j + 1) * m]);
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| x.total_cmp(y))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+        });
         let mut means = vec![0.0; m];
-        for row in w.chunks_exact(m) {
-            for (a, v) in row.iter().enumerate().skip(1) {
+        for &i in &canonical {
+            for (a, v) in w[i * m..(i + 1) * m].iter().enumerate().skip(1) {
                 means[a] += v;
             }
         }
         for v in means.iter_mut().skip(1) {
             *v /= n as f64;
         }
-        let centred: Vec<f64> = w
-            .chunks_exact(m)
-            .flat_map(|row| row.iter().zip(&means).map(|(v, mu)| v - mu))
+        // Row r of `centred` is row canonical[r] of `w`.
+        let centred: Vec<f64> = canonical
+            .iter()
+            .flat_map(|&i| {
+                w[i * m..(i + 1) * m]
+                    .iter()
+                    .zip(&means)
+                    .map(|(v, mu)| v - mu)
+            })
             .collect();
+        let site_codes: Vec<u32> = canonical.iter().map(|&i| site_of(i)).collect();
+        let therapist_codes: Option<Vec<u32>> =
+            therapist.map(|t| canonical.iter().map(|&i| t[i]).collect());
         let n_sites = site.map_or(1, |s| s.iter().max().map_or(0, |&x| x as usize + 1));
-        let site_of = |i: usize| site.map_or(0, |s| s[i]);
-        match therapist {
+        let site_of = |r: usize| site_codes[r];
+        match therapist_codes.as_deref() {
             None => {
-                // Units are rows; one cell each.
+                // Units are rows (in canonical order); one cell each.
                 let mut strata = vec![Vec::new(); n_sites.max(1)];
                 for i in 0..n {
                     strata[site_of(i) as usize].push(i as u32);
@@ -90,8 +119,8 @@ impl Units {
             }
             Some(t) => {
                 let nu = t.iter().max().map_or(0, |&x| x as usize + 1);
-                let mut order: Vec<usize> = (0..n).collect();
-                order.sort_by_key(|&i| (t[i], site_of(i)));
+                // The canonical order is already by (therapist, site).
+                let order: Vec<usize> = (0..n).collect();
                 let mut un = vec![0.0; nu];
                 let mut sums = vec![0.0; nu * m];
                 let mut cross = vec![0.0; nu * m * m];
