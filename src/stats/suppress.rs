@@ -6,13 +6,15 @@
 //! * every other count is rounded to the nearest 5 (0 stays 0);
 //! * percentages are computed from the rounded counts;
 //! * a mean or median based on 1 to 7 people is suppressed;
-//! * secondary suppression: when a line (row or column) whose total is shown
-//!   has exactly one suppressed entry, the total minus the shown entries
-//!   would reveal it, so the next smallest entry of that line is suppressed
-//!   too (a non-zero one if there is one; ties go to the first); when there
-//!   is no other entry, the total is suppressed instead. This repeats until
-//!   no line has exactly one suppressed entry. Totals are entries of the
-//!   perpendicular line of totals, so they are protected the same way.
+//! * secondary suppression: a line (a row or column with its total) is
+//!   its entries and its total. When exactly one of them is suppressed, the
+//!   others would reveal it (the total minus the shown entries, or the sum of
+//!   the entries when the total is the hidden one), so the next smallest entry
+//!   of that line is suppressed too (a non-zero one if there is one; ties go
+//!   to the first); when there is no other entry, the total is suppressed
+//!   instead. This repeats until no line has exactly one suppressed member.
+//!   Totals are entries of the perpendicular line of totals, so they are
+//!   protected the same way.
 //!
 //! The functions take plain counts and return display values; which cells
 //! were suppressed primarily and secondarily is reported so the output can
@@ -187,10 +189,11 @@ pub fn suppress_table(counts: &[Vec<u64>], row_totals: bool, col_totals: bool) -
     loop {
         let mut changed = false;
         for (members, total) in &lines {
-            if sup[total.0][total.1] {
-                continue;
-            }
-            let n_sup = members.iter().filter(|&&(i, j)| sup[i][j]).count();
+            // The total counts as an entry of its line: a suppressed total
+            // (hidden to protect the perpendicular line of totals) whose
+            // members are all shown is their sum, so it needs a partner too.
+            let n_sup = members.iter().filter(|&&(i, j)| sup[i][j]).count()
+                + usize::from(sup[total.0][total.1]);
             if n_sup != 1 {
                 continue;
             }
