@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() {
     let cli = outcomes::cli::Cli::parse();
+    outcomes::output::remove_pending_on_signal();
     if let Err(e) = outcomes::cli::run(cli) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

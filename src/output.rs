@@ -7,6 +7,95 @@
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files and folders being written; removed by the signal thread
+/// when the run is interrupted.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A temporary output, removed from the pending list when dropped (after it
+/// was renamed into place or removed).
+pub struct Pending(PathBuf);
+
+impl Pending {
+    pub fn new(path: &Path) -> Pending {
+        if let Ok(mut p) = PENDING.lock() {
+            p.push(path.to_path_buf());
+        }
+        Pending(path.to_path_buf())
+    }
+}
+
+impl Pending {
+    /// Runs `rename` (which puts the output in place) while the signal thread
+    /// is held off, then forgets the temporary path: an interruption either
+    /// comes first and removes the temporary output, or comes after the
+    /// output is complete.
+    pub fn commit<T>(self, rename: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        let out = rename();
+        pending.retain(|x| *x != self.0);
+        drop(pending);
+        out
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Ok(mut p) = PENDING.lock() {
+            p.retain(|x| *x != self.0);
+        }
+    }
+}
+
+/// Removes a temporary output. A folder may still be written into by the
+/// main thread, so it is first renamed away (the main thread's next write
+/// then fails) and removed under that name; repeated while it reappears.
+fn remove_output(p: &Path) {
+    if !p.is_dir() {
+        let _ = std::fs::remove_file(p);
+        return;
+    }
+    let mut doomed = p.as_os_str().to_owned();
+    doomed.push("-removing");
+    let doomed = PathBuf::from(doomed);
+    for _ in 0..200 {
+        if !p.exists() {
+            break;
+        }
+        if std::fs::rename(p, &doomed).is_ok() {
+            while std::fs::remove_dir_all(&doomed).is_err() && doomed.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal): removes
+/// every pending temporary output and exits with 128 + the signal number,
+/// as a shell reports a signalled process. A thread waits for the signals,
+/// so the removal runs outside the signal handler. SIGKILL cannot be caught:
+/// its leftovers are hidden (`.<name>.<pid>.tmp`, `.<name>.partial-<pid>`),
+/// never under the output's own name, and `report` removes stale ones.
+pub fn remove_pending_on_signal() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            // Held until exit: no output is put in place meanwhile.
+            let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+            for p in pending.iter() {
+                remove_output(p);
+            }
+            eprintln!("interrupted: outputs in progress were removed");
+            std::process::exit(128 + sig);
+        }
+    });
+}
 
 /// Output format of a command (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -53,6 +142,7 @@ pub fn write_atomic_with(
         }
     }
     let tmp = temp_sibling(path);
+    let pending = Pending::new(&tmp);
     let result = (|| -> Result<()> {
         let file = std::fs::File::create(&tmp)
             .map_err(|e| Error::other(format!("cannot create '{}': {e}", tmp.display())))?;
@@ -62,8 +152,10 @@ pub fn write_atomic_with(
             .into_inner()
             .map_err(|e| Error::other(format!("cannot write '{}': {e}", path.display())))?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| Error::other(format!("cannot write '{}': {e}", path.display())))
+        pending.commit(|| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| Error::other(format!("cannot write '{}': {e}", path.display())))
+        })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -106,6 +106,31 @@ fn sanitise(name: &str) -> String {
     }
 }
 
+/// Removes hidden `.<name>.partial-<pid>` folders left by a run of `report`
+/// that was killed (SIGKILL cannot be caught) and whose process is gone.
+fn remove_stale(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        // `.NAME.partial-PID`, or `.NAME.partial-PID-removing` when the
+        // run was killed while removing it.
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").is_dir() && Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && Path::new("/proc").is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Writes the folder atomically: into a hidden sibling first, then renamed
 /// into place (replacing an older report of the same name).
 pub fn write(report: &Report, dir: &Path, command_line: &[String]) -> Result<Vec<PathBuf>> {
@@ -124,8 +149,10 @@ pub fn write(report: &Report, dir: &Path, command_line: &[String]) -> Result<Vec
         .map(|s| s.to_string_lossy().to_string())
         .ok_or_else(|| Error::input(format!("--out {}: give a folder name", dir.display())))?;
     let pid = std::process::id();
+    remove_stale(&parent, &name);
     let tmp = parent.join(format!(".{name}.partial-{pid}"));
     let _ = std::fs::remove_dir_all(&tmp);
+    let pending = crate::output::Pending::new(&tmp);
     let files = match write_into(report, &tmp, command_line) {
         Ok(f) => f,
         Err(e) => {
@@ -134,16 +161,18 @@ pub fn write(report: &Report, dir: &Path, command_line: &[String]) -> Result<Vec
         }
     };
     let old = parent.join(format!(".{name}.old-{pid}"));
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| {
+    pending.commit(|| {
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Error::other(format!("cannot replace {}: {e}", dir.display()))
+            })?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| {
+            let _ = std::fs::rename(&old, dir);
             let _ = std::fs::remove_dir_all(&tmp);
-            Error::other(format!("cannot replace {}: {e}", dir.display()))
-        })?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| {
-        let _ = std::fs::rename(&old, dir);
-        let _ = std::fs::remove_dir_all(&tmp);
-        Error::other(format!("cannot write {}: {e}", dir.display()))
+            Error::other(format!("cannot write {}: {e}", dir.display()))
+        })
     })?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(files.into_iter().map(|f| dir.join(f)).collect())
