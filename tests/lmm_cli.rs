@@ -131,6 +131,18 @@ fn table_output_reads_like_summary_lmer_and_ranef_is_available() {
         "Reaction ~ Days + (Days | Subject)",
         "--ranef",
     ]);
+    // 'Subject' is recognised as the client column: listing its random
+    // effects lists client IDs, which needs --allow-identifiers.
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--ranef would list every client ID of 'Subject'"));
+    let o = run(&[
+        "lmm",
+        p.to_str().unwrap(),
+        "--formula",
+        "Reaction ~ Days + (Days | Subject)",
+        "--ranef",
+        "--allow-identifiers",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = stdout(&o);
     assert!(s.contains("REML criterion at convergence: 1743.628"), "{s}");
@@ -145,6 +157,7 @@ fn table_output_reads_like_summary_lmer_and_ranef_is_available() {
         "--formula",
         "Reaction ~ Days + (Days | Subject)",
         "--ranef",
+        "--allow-identifiers",
         "--format",
         "json",
     ]);

@@ -76,7 +76,9 @@ pub struct InputArgs {
     )]
     pub quasi_identifiers: Option<Vec<String>>,
     /// Analyse data even though they hold direct identifiers (e-mail, phone,
-    /// NHS number, postcode, full dates ...). Only where that is permitted.
+    /// NHS number, postcode, full dates ...), and let `lmm --ranef` list the
+    /// client column's random effects by client ID. Only where that is
+    /// permitted.
     #[arg(long, help_heading = "Input")]
     pub allow_identifiers: bool,
 }

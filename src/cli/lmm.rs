@@ -9,6 +9,7 @@
 
 use super::common::{FigureArgs, InputArgs, OutputArgs};
 use crate::data::input::{prepare, Exclusion, InputInfo, Purpose};
+use crate::data::roles::Role;
 use crate::data::table::{format_num, ColumnData, Table};
 use crate::error::{Error, Result};
 use crate::output::{emit, to_json, OutFormat};
@@ -172,6 +173,17 @@ pub fn build(args: &LmmArgs) -> Result<LmmReport> {
         .iter()
         .flat_map(|r| r.group.iter().map(|&g| &f.vars[g]))
         .collect();
+    // --ranef lists one row per level of each grouping factor: for the
+    // client column that is a list of client IDs.
+    if let Some(client) = p.roles.get(Role::Client) {
+        if args.ranef && !args.input.allow_identifiers && grouping.iter().any(|g| *g == client) {
+            return Err(Error::input(format!(
+                "--ranef would list every client ID of '{client}' (the client column) with its \
+                 random effects; give --allow-identifiers to list them (the output then holds \
+                 client-level data), or leave out --ranef"
+            )));
+        }
+    }
     let mut frame = Frame::new(rows.len());
     for v in &f.vars {
         let col = t.column(v).expect("checked column");
