@@ -373,27 +373,8 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
             continue; // a blank line
         }
         if record.len() != ncol {
-            // A record that runs over several lines with the wrong number of
-            // fields: an opening double quote without its closing one.
             let spanned: usize = record.iter().map(|f| f.matches('\n').count()).sum();
-            let message = if spanned > 0 {
-                format!(
-                    "a quoted field that starts on this line runs on to line {} and leaves the \
-                     row with {} fields where the header has {ncol}: a closing double quote is \
-                     probably missing (a field that starts with \" must end with \"; a quote \
-                     inside it is written \"\")",
-                    line + spanned as u64,
-                    record.len()
-                )
-            } else {
-                format!(
-                    "this row has {} fields but the header has {ncol}; every row needs \
-                     one value per column (delimiter '{}'; a field holding the delimiter \
-                     must be in double quotes)",
-                    record.len(),
-                    printable_delim(delimiter)
-                )
-            };
+            let message = field_count_message(record.len(), ncol, delimiter, spanned);
             let ok = problems.push(Problem::new(file, message).line(line));
             if !ok {
                 break;
@@ -483,7 +464,32 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn printable_delim(d: u8) -> String {
+/// A record with `fields` fields where the header has `ncol`. When the
+/// record ran over `spanned` line breaks inside quotes, the likely cause is an
+/// opening double quote without its closing one.
+pub(crate) fn field_count_message(
+    fields: usize,
+    ncol: usize,
+    delimiter: u8,
+    spanned: usize,
+) -> String {
+    if spanned > 0 {
+        format!(
+            "a quoted field that starts on this line runs on over {spanned} more line(s) and \
+             leaves the row with {fields} fields where the header has {ncol}: a closing double \
+             quote is probably missing (a field that starts with \" must end with \"; a quote \
+             inside it is written \"\")"
+        )
+    } else {
+        format!(
+            "this row has {fields} fields but the header has {ncol}; every row needs one value \
+             per column (delimiter '{}'; a field holding the delimiter must be in double quotes)",
+            printable_delim(delimiter)
+        )
+    }
+}
+
+pub(crate) fn printable_delim(d: u8) -> String {
     match d {
         b'\t' => "tab".to_string(),
         other => (other as char).to_string(),

@@ -537,16 +537,11 @@ fn split_records(
                     pos,
                     Problem::new(
                         shown,
-                        format!(
-                            "this row has {} fields but the header has {ncol}; every row needs \
-                             one value per column (delimiter '{}'; a field holding the delimiter \
-                             must be in double quotes)",
+                        super::load::field_count_message(
                             record.len(),
-                            if delimiter == b'\t' {
-                                "tab".to_string()
-                            } else {
-                                (delimiter as char).to_string()
-                            }
+                            ncol,
+                            delimiter,
+                            record.iter().map(bytecount_newlines).sum(),
                         ),
                     ),
                 ));
@@ -901,6 +896,11 @@ fn lines_at(path: &Path, pos: &[u64]) -> std::io::Result<Vec<u64>> {
         out[i] = newlines + 1;
     }
     Ok(out)
+}
+
+/// Line breaks inside a field (a quoted field spanning lines).
+fn bytecount_newlines(field: &[u8]) -> usize {
+    field.iter().filter(|&&b| b == b'\n').count()
 }
 
 #[cfg(test)]
