@@ -8,6 +8,7 @@ pub mod claims;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod fuzzing;
 pub mod literature;
 pub mod output;
 pub mod plot;
