@@ -24,9 +24,7 @@ impl Pending {
         }
         Pending(path.to_path_buf())
     }
-}
 
-impl Pending {
     /// Runs `rename` (which puts the output in place) while the signal thread
     /// is held off, then forgets the temporary path: an interruption either
     /// comes first and removes the temporary output, or comes after the

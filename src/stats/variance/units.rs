@@ -119,8 +119,6 @@ impl Units {
             }
             Some(t) => {
                 let nu = t.iter().max().map_or(0, |&x| x as usize + 1);
-                // The canonical order is already by (therapist, site).
-                let order: Vec<usize> = (0..n).collect();
                 let mut un = vec![0.0; nu];
                 let mut sums = vec![0.0; nu * m];
                 let mut cross = vec![0.0; nu * m * m];
@@ -129,7 +127,8 @@ impl Units {
                 let mut cell_n = Vec::new();
                 let mut cell_sums: Vec<f64> = Vec::new();
                 let mut last: Option<(u32, u32)> = None;
-                for &i in &order {
+                // The canonical order is already by (therapist, site).
+                for i in 0..n {
                     let (u, k) = (t[i], site_of(i));
                     let row = &centred[i * m..(i + 1) * m];
                     if last != Some((u, k)) {
