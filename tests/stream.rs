@@ -301,4 +301,43 @@ fn stream_refusals_and_late_faults_name_the_problem() {
     assert!(e.contains("line 20012"), "{e}");
     assert!(e.contains("post") && e.contains("seven"), "{e}");
     assert!(!std::path::Path::new("out.json").exists());
+
+    // a client ID repeated after the first 20,000 rows, short and long IDs
+    // and numeric ones: the same refusal as in memory, with the same lines
+    for (id, repeat) in [
+        ("C{i:06}", "C000004"),
+        (
+            "client-pseudonym-{i:020}",
+            "client-pseudonym-00000000000000000004",
+        ),
+        ("{i}", "4.0"),
+    ] {
+        let mut csv = String::from("client,therapist,pre,post\n");
+        for i in 0..20_010 {
+            let c = id.replace("{i:06}", &format!("{i:06}"));
+            let c = c.replace("{i:020}", &format!("{i:020}"));
+            let c = c.replace("{i}", &i.to_string());
+            csv.push_str(&format!("{c},T{},{},{}\n", i % 40, i % 17, (i * 7) % 23));
+        }
+        csv.push_str(&format!("{repeat},T1,3,7\n"));
+        let f = write(&dir, "late-dup.csv", csv.as_bytes());
+        let refusal = |ingest: &str| {
+            let o = run(&["variance", &f, "--ingest", ingest, "--format", "json"]);
+            assert_eq!(o.status.code(), Some(2), "{ingest}: {}", stderr(&o));
+            stderr(&o)
+        };
+        let (m, s) = (refusal("memory"), refusal("stream"));
+        assert!(
+            m.contains("the client ID is on 2 rows (lines 6, 20012)"),
+            "{m}"
+        );
+        assert!(
+            s.contains("the client ID is on 2 rows (lines 6, 20012)"),
+            "{s}"
+        );
+        if id != "client-pseudonym-{i:020}" {
+            // short and numeric IDs are shown; a long one is kept only as a hash
+            assert_eq!(m, s);
+        }
+    }
 }

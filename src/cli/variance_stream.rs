@@ -19,9 +19,10 @@ use super::variance::{
 use crate::data::filter::Filter;
 use crate::data::input::{prepare_head, Exclusion, InputInfo, Purpose};
 use crate::data::privacy::FastMap;
+use crate::data::roles::Role;
 use crate::data::stream::{self, ChunkCol, KeySet, Kind, MISSING};
 use crate::data::table::{format_num, parse_number};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Growing, Moments, Units};
 use serde_json::{json, Map};
@@ -94,6 +95,55 @@ struct OneHot {
 }
 
 const NONE: usize = usize::MAX;
+
+/// A client ID (high and low 64 bits of [`stream::id_of_text`]) and the
+/// position of its row: 24 bytes a row, where (u128, u64) would take 32.
+type ClientRow = (u64, u64, u64);
+
+/// Refuses repeated client IDs among the rows the filter kept (`ids`: ID
+/// value and position), as the in-memory path does
+/// (`data::input::check_unique_clients`), naming the lines of each.
+fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<ClientRow>) -> Result<()> {
+    ids.sort_unstable();
+    let mut groups: Vec<&[ClientRow]> = ids
+        .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+        .filter(|g| g.len() > 1)
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let repeated = groups.len();
+    groups.sort_by_key(|g| g[1].2);
+    groups.truncate(crate::error::MAX_PROBLEMS);
+    let mut problems = Vec::new();
+    for g in groups {
+        let lines = s.lines(&[g[0].2, g[1].2]);
+        let mut p = Problem::new(
+            s.path.as_str(),
+            format!(
+                "the client ID is on {} rows (lines {}, {}{}); wide data need one row per client. \
+                 For repeated measures give --time and --score (long data)",
+                g.len(),
+                lines[0],
+                lines[1],
+                if g.len() > 2 { ", ..." } else { "" }
+            ),
+        )
+        .line(lines[1])
+        .column(client);
+        if let Some(text) = stream::id_text((u128::from(g[0].0) << 64) | u128::from(g[0].1)) {
+            p = p.value(&text);
+        }
+        problems.push(p);
+    }
+    Err(Error::problems(
+        format!(
+            "{}: {repeated} client ID(s) appear on more than one row",
+            s.path
+        ),
+        problems,
+    ))
+}
 
 pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<Streamed> {
     if args.split_alliance {
@@ -210,6 +260,18 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
             })
             .collect()
     });
+    // The client column, as IDs without their text, to find repeated clients
+    // (the in-memory path refuses them too: wide data hold one row per client).
+    let client_at = p.roles.get(Role::Client).map(|c| {
+        cols.push((
+            t.index_of(c).expect("a role names a column"),
+            Kind::Id {
+                numeric: head_numeric(c),
+            },
+        ));
+        names.push(c.to_string());
+        names.len() - 1
+    });
     let tech_hot: Option<usize> = defs.iter().position(|d| d.0 == "technique").and_then(|i| {
         parts[i].iter().find_map(|(_, p)| match p {
             Part::Hot(h) => Some(*h),
@@ -218,6 +280,7 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
     });
 
     // The pass.
+    let mut ids: Vec<ClientRow> = Vec::new();
     let mut cells: Vec<Growing> = Vec::new();
     let mut cell_of: FastMap<u64, usize> = FastMap::default();
     let mut last_cell: Vec<(u32, usize)> = Vec::new();
@@ -241,19 +304,27 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
         let missing = |i: usize, r: usize| match &chunk.cols[i] {
             ChunkCol::Num(v) => v[r].is_nan(),
             ChunkCol::Key(v) => v[r] == MISSING,
+            ChunkCol::Id(v) => v[r] == 0,
         };
         let num = |i: usize, r: usize| match &chunk.cols[i] {
             ChunkCol::Num(v) => v[r],
-            ChunkCol::Key(_) => unreachable!("numeric column"),
+            _ => unreachable!("numeric column"),
         };
         let key = |i: usize, r: usize| match &chunk.cols[i] {
             ChunkCol::Key(v) => v[r],
-            ChunkCol::Num(_) => unreachable!("key column"),
+            _ => unreachable!("key column"),
         };
+        let client_ids = client_at.map(|c| match &chunk.cols[c] {
+            ChunkCol::Id(v) => v,
+            _ => unreachable!("id column"),
+        });
         for r in 0..chunk.rows() {
             if keep.as_ref().is_some_and(|k| !k[r]) {
                 by_filter += 1;
                 continue;
+            }
+            if let Some(id) = client_ids.map(|v| v[r]).filter(|&id| id != 0) {
+                ids.push(((id >> 64) as u64, id as u64, chunk.pos[r]));
             }
             for (i, &c) in used_at.iter().enumerate() {
                 if !missing(c, r) {
@@ -321,6 +392,10 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
         }
         Ok(())
     })?;
+
+    if let Some(client) = p.roles.get(Role::Client) {
+        repeated_clients(&s, client, ids)?;
+    }
 
     // The analysis sample.
     let mut excluded = Vec::new();

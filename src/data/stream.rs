@@ -199,6 +199,59 @@ pub enum Kind {
     Num,
     /// A code of the trimmed text ([`MISSING`] when missing).
     Key,
+    /// An identifier, as a 128-bit [`id_of_text`] value without keeping its
+    /// text (0 when missing): for a client column, whose millions of
+    /// distinct values must not be held. `numeric` when the first rows typed
+    /// the column as numbers (then "7" and "7.0" are one ID, as in memory).
+    Id { numeric: bool },
+}
+
+/// A client ID as 128 bits, equal exactly when the IDs are equal as the
+/// in-memory loader compares them (for up to 15 bytes of text and for
+/// numbers; longer texts by two independent 64-bit SipHashes, where a false
+/// match among 10^7 IDs has probability about 10^-25). Never 0.
+pub fn id_of_text(text: &str, numeric: bool, decimal_comma: bool) -> u128 {
+    use std::hash::{Hash, Hasher};
+    if numeric {
+        if let Some(x) = parse_number(text, decimal_comma) {
+            return id_of_number(x);
+        }
+    }
+    let b = text.as_bytes();
+    if b.len() <= 15 {
+        let mut v = (b.len() as u128 + 1) << 120;
+        for (i, &c) in b.iter().enumerate() {
+            v |= u128::from(c) << (8 * i);
+        }
+        return v;
+    }
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        b.hash(&mut h);
+        h.finish()
+    };
+    (0xFFu128 << 120) | (u128::from(half(1) >> 8) << 64) | u128::from(half(2))
+}
+
+/// [`id_of_text`] of a number (as the loader types a numeric ID column).
+pub fn id_of_number(x: f64) -> u128 {
+    let x = if x == 0.0 { 0.0 } else { x };
+    (0xFEu128 << 120) | u128::from(x.to_bits())
+}
+
+/// The text of an ID value, when it was kept whole (short texts, numbers).
+pub fn id_text(id: u128) -> Option<String> {
+    match (id >> 120) as u8 {
+        0xFE => Some(super::table::format_num(f64::from_bits(id as u64))),
+        len @ 1..=16 => {
+            let bytes: Vec<u8> = (0..usize::from(len) - 1)
+                .map(|i| (id >> (8 * i)) as u8)
+                .collect();
+            String::from_utf8(bytes).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The code of a missing key cell.
@@ -261,6 +314,8 @@ impl KeySet {
 pub enum ChunkCol {
     Num(Vec<f64>),
     Key(Vec<u32>),
+    /// [`Kind::Id`] values (0 when missing).
+    Id(Vec<u128>),
 }
 
 /// Rows of the used columns, in file order.
@@ -316,6 +371,7 @@ impl Chunk {
                             .map(|&k| (k != MISSING).then(|| ks.names[k as usize].clone()))
                             .collect(),
                     ),
+                    ChunkCol::Id(v) => Column::str(name, v.iter().map(|&id| id_text(id)).collect()),
                 }
             })
             .collect();
@@ -590,6 +646,7 @@ fn typed(
         .map(|(_, kind)| match kind {
             Kind::Num => ChunkCol::Num(Vec::with_capacity(rows)),
             Kind::Key => ChunkCol::Key(Vec::with_capacity(rows)),
+            Kind::Id { .. } => ChunkCol::Id(Vec::with_capacity(rows)),
         })
         .collect();
     for r in 0..rows {
@@ -634,6 +691,11 @@ fn typed(
                     MISSING
                 } else {
                     keys[j].code(text)
+                }),
+                ChunkCol::Id(v) => v.push(match cols[j].1 {
+                    _ if is_missing_token(text) => 0,
+                    Kind::Id { numeric } => id_of_text(text, numeric, decimal_comma),
+                    _ => unreachable!("an Id column"),
                 }),
             }
         }
@@ -693,6 +755,16 @@ fn read_parquet(
                 (ColumnData::Str(v), Kind::Key) => ChunkCol::Key(
                     v.iter()
                         .map(|s| s.as_deref().map_or(MISSING, |s| ks.code(s)))
+                        .collect(),
+                ),
+                (ColumnData::Num(v), Kind::Id { .. }) => ChunkCol::Id(
+                    v.iter()
+                        .map(|&x| if x.is_nan() { 0 } else { id_of_number(x) })
+                        .collect(),
+                ),
+                (ColumnData::Str(v), Kind::Id { .. }) => ChunkCol::Id(
+                    v.iter()
+                        .map(|s| s.as_deref().map_or(0, |s| id_of_text(s, false, false)))
                         .collect(),
                 ),
                 (ColumnData::Str(_), Kind::Num) => {
@@ -994,6 +1066,38 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn client_ids_compare_as_the_loader_compares_them() {
+        let short = id_of_text("C000004", false, false);
+        assert_eq!(id_text(short).as_deref(), Some("C000004"));
+        assert_ne!(short, id_of_text("C000005", false, false));
+        assert_ne!(id_of_text("", false, false), 0);
+        // a numeric column: "7", "7.0" and "7,0" (decimal comma) are one ID
+        let seven = id_of_text("7", true, false);
+        assert_eq!(seven, id_of_text("7.0", true, false));
+        assert_eq!(seven, id_of_text("7,0", true, true));
+        assert_eq!(seven, id_of_number(7.0));
+        assert_eq!(id_text(seven).as_deref(), Some("7"));
+        // a text column keeps them apart, as the loader does
+        assert_ne!(
+            id_of_text("7", false, false),
+            id_of_text("7.0", false, false)
+        );
+        // long IDs: hashed, distinct, never 0, text not kept
+        let a = id_of_text("client-pseudonym-0000000000000004", false, false);
+        let b = id_of_text("client-pseudonym-0000000000000005", false, false);
+        assert!(a != b && a != 0 && b != 0);
+        assert_eq!(
+            a,
+            id_of_text("client-pseudonym-0000000000000004", false, false)
+        );
+        assert_eq!(id_text(a), None);
+        // 15 bytes packed, 16 hashed: no overlap between the two forms
+        let p15 = id_of_text("abcdefghijklmno", false, false);
+        assert_eq!(id_text(p15).as_deref(), Some("abcdefghijklmno"));
+        assert_eq!(id_text(id_of_text("abcdefghijklmnop", false, false)), None);
     }
 
     #[test]
