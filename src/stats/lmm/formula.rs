@@ -388,6 +388,22 @@ struct TermsVal {
     terms: Vec<Term>,
 }
 
+/// Most terms a formula may expand to. `a * b * c * ...` over k variables
+/// has 2^k − 1 terms: 20 of them would be a million, which no data could
+/// fit and whose expansion alone would not finish (found by fuzzing).
+const MAX_TERMS: usize = 1024;
+
+fn check_expansion(text: &str, terms: usize) -> Result<()> {
+    if terms > MAX_TERMS {
+        return Err(Error::input(format!(
+            "formula '{}': the products ('*', ':') expand to more than {MAX_TERMS} terms; \
+             write the interactions you mean explicitly",
+            crate::error::shorten(text)
+        )));
+    }
+    Ok(())
+}
+
 fn push_unique(v: &mut Vec<Term>, t: Term) {
     if !v.contains(&t) {
         v.push(t);
@@ -462,6 +478,7 @@ fn eval_terms(text: &str, e: &Expr) -> Result<TermsVal> {
         Expr::Colon(a, b) => {
             let l = eval_terms(text, a)?;
             let r = eval_terms(text, b)?;
+            check_expansion(text, l.terms.len() * r.terms.len())?;
             let mut terms = Vec::new();
             for x in &l.terms {
                 for y in &r.terms {
@@ -476,6 +493,7 @@ fn eval_terms(text: &str, e: &Expr) -> Result<TermsVal> {
         Expr::Mul(a, b) => {
             let l = eval_terms(text, a)?;
             let r = eval_terms(text, b)?;
+            check_expansion(text, (l.terms.len() + 1) * (r.terms.len() + 1))?;
             let mut terms = l.terms.clone();
             for t in &r.terms {
                 push_unique(&mut terms, t.clone());
@@ -709,6 +727,17 @@ pub fn parse(text: &str) -> Result<Formula> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_of_many_variables_are_refused_not_expanded() {
+        // The input on which cargo fuzz timed out (2^k terms).
+        let text = "y ~ a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t + (1 | u)";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains("expand to more than 1024 terms"), "{e}");
+        // Ten variables (1023 terms) still expand, as in R.
+        let f = parse("y ~ a*b*c*d*e*f*g*h*i*j + (1 | u)").unwrap();
+        assert_eq!(f.fixed.terms.len(), 1023);
+    }
 
     fn labels(f: &Formula) -> Vec<String> {
         f.fixed.terms.iter().map(|t| f.term_label(t)).collect()
