@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")"
 SECONDS_EACH="${1:-600}"
-TARGETS="${TARGETS:-loader spec formula claims filter}"
+TARGETS="${TARGETS:-loader spec formula claims filter stream}"
 cargo +nightly fuzz build -O || exit 1
 bin=target/x86_64-unknown-linux-gnu/release
 mkdir -p logs

@@ -78,3 +78,69 @@ pub fn filter(data: &[u8]) {
         }
     }
 }
+
+/// The one-pass reader against the in-memory loader (a differential
+/// target): the same bytes, written to a file, must give the same rows,
+/// values, lines and hash through `data::stream` as through `data::load`, or
+/// an error from both. The first byte picks `.csv` (sniffed) or `.tsv`.
+pub fn stream(data: &[u8]) {
+    use crate::data::stream::{self, ChunkCol, Kind, MISSING};
+    use crate::data::table::ColumnData;
+    let Some((&first, bytes)) = data.split_first() else {
+        return;
+    };
+    let ext = if first % 2 == 0 { "csv" } else { "tsv" };
+    let path = std::env::temp_dir().join(format!("outcomes-fuzz-{}.{ext}", std::process::id()));
+    if std::fs::write(&path, bytes).is_err() {
+        return;
+    }
+    let loaded = load::load(&path, &load::LoadOptions::default());
+    let head = stream::head(&path);
+    let (t, h) = match (loaded, head) {
+        (Ok(t), Ok(h)) => (t, h),
+        (Err(_), Err(_)) => return,
+        (a, b) => panic!(
+            "loader and one-pass head disagree: {:?} vs {:?}",
+            a.err().map(|e| e.to_string()),
+            b.err().map(|e| e.to_string())
+        ),
+    };
+    let cols: Vec<(usize, Kind)> = h
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
+        .collect();
+    let mut chunks = Vec::new();
+    let s = stream::read(&path, &h, &cols, |c, _| {
+        chunks.push(c.clone());
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("the loader read the file, the one-pass reader did not: {e}"));
+    assert_eq!(s.sha256, t.source.sha256);
+    assert_eq!(s.rows_read, t.nrows());
+    let mut row = 0;
+    for c in &chunks {
+        for r in 0..c.rows() {
+            for (j, col) in c.cols.iter().enumerate() {
+                match (col, &t.columns[j].data) {
+                    (ChunkCol::Num(v), ColumnData::Num(w)) => {
+                        assert!(
+                            v[r].to_bits() == w[row].to_bits()
+                                || (v[r].is_nan() && w[row].is_nan())
+                        )
+                    }
+                    (ChunkCol::Key(v), ColumnData::Str(w)) => {
+                        let got =
+                            (v[r] != MISSING).then(|| s.keys[j].names[v[r] as usize].as_str());
+                        assert_eq!(got, w[row].as_deref(), "row {row}, column {j}");
+                    }
+                    _ => panic!("column {j} typed differently"),
+                }
+            }
+            row += 1;
+        }
+        assert_eq!(s.lines(&c.pos), t.lines[row - c.rows()..row]);
+    }
+    assert_eq!(row, t.nrows());
+}

@@ -36,6 +36,7 @@ fn fuzz_inputs_replay_without_a_panic() {
         ("formula", outcomes::fuzzing::formula),
         ("claims", outcomes::fuzzing::claims),
         ("filter", outcomes::fuzzing::filter),
+        ("stream", outcomes::fuzzing::stream),
     ] {
         let n = replay(target, body);
         assert!(n > 0, "no inputs for {target}");
