@@ -84,7 +84,7 @@ pub fn filter(data: &[u8]) {
 /// values, lines and hash through `data::stream` as through `data::load`, or
 /// an error from both. The first byte picks `.csv` (sniffed) or `.tsv`.
 pub fn stream(data: &[u8]) {
-    use crate::data::stream::{self, ChunkCol, Kind, MISSING};
+    use crate::data::stream::{self, ChunkCol, MISSING};
     use crate::data::table::ColumnData;
     let Some((&first, bytes)) = data.split_first() else {
         return;
@@ -95,28 +95,15 @@ pub fn stream(data: &[u8]) {
         return;
     }
     let loaded = load::load(&path, &load::LoadOptions::default());
-    let head = stream::head(&path);
-    let (t, h) = match (loaded, head) {
-        (Ok(t), Ok(h)) => (t, h),
+    let (t, s, chunks) = match (loaded, stream::read_all(&path)) {
+        (Ok(t), Ok((_, s, chunks))) => (t, s, chunks),
         (Err(_), Err(_)) => return,
         (a, b) => panic!(
-            "loader and one-pass head disagree: {:?} vs {:?}",
+            "the loader and the one-pass reader disagree: {:?} vs {:?}",
             a.err().map(|e| e.to_string()),
             b.err().map(|e| e.to_string())
         ),
     };
-    let cols: Vec<(usize, Kind)> = h
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
-        .collect();
-    let mut chunks = Vec::new();
-    let s = stream::read(&path, &h, &cols, |c, _| {
-        chunks.push(c.clone());
-        Ok(())
-    })
-    .unwrap_or_else(|e| panic!("the loader read the file, the one-pass reader did not: {e}"));
     assert_eq!(s.sha256, t.source.sha256);
     assert_eq!(s.rows_read, t.nrows());
     let mut row = 0;

@@ -17,12 +17,14 @@ use super::variance::{
     Plan, Source, VarianceArgs, CROSSED_NOTE, MAX_FACTOR_LEVELS,
 };
 use crate::data::filter::Filter;
-use crate::data::input::{prepare_head, Exclusion, InputInfo, Purpose};
+use crate::data::input::{
+    prepare_head, repeated_client_problem, repeated_clients_error, Exclusion, InputInfo, Purpose,
+};
 use crate::data::privacy::FastMap;
 use crate::data::roles::Role;
 use crate::data::stream::{self, ChunkCol, KeySet, Kind, MISSING};
 use crate::data::table::{format_num, parse_number};
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Growing, Moments, Units};
 use serde_json::{json, Map};
@@ -114,35 +116,18 @@ fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<ClientRow>) -
     }
     let repeated = groups.len();
     groups.sort_by_key(|g| g[1].2);
-    groups.truncate(crate::error::MAX_PROBLEMS);
-    let mut problems = Vec::new();
-    for g in groups {
+    let problems = groups.into_iter().map(|g| {
         let lines = s.lines(&[g[0].2, g[1].2]);
-        let mut p = Problem::new(
-            s.path.as_str(),
-            format!(
-                "the client ID is on {} rows (lines {}, {}{}); wide data need one row per client. \
-                 For repeated measures give --time and --score (long data)",
-                g.len(),
-                lines[0],
-                lines[1],
-                if g.len() > 2 { ", ..." } else { "" }
-            ),
+        let text = stream::id_text((u128::from(g[0].0) << 64) | u128::from(g[0].1));
+        repeated_client_problem(
+            &s.path,
+            client,
+            g.len(),
+            (lines[0], lines[1]),
+            text.as_deref(),
         )
-        .line(lines[1])
-        .column(client);
-        if let Some(text) = stream::id_text((u128::from(g[0].0) << 64) | u128::from(g[0].1)) {
-            p = p.value(&text);
-        }
-        problems.push(p);
-    }
-    Err(Error::problems(
-        format!(
-            "{}: {repeated} client ID(s) appear on more than one row",
-            s.path
-        ),
-        problems,
-    ))
+    });
+    Err(repeated_clients_error(&s.path, repeated, problems))
 }
 
 pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<Streamed> {

@@ -10,7 +10,7 @@ use super::long::to_wide;
 use super::privacy::{audit, refuse_identifiers, PrivacyReport};
 use super::roles::{check_numeric, resolve, Role, RoleNames, Roles, Spec};
 use super::table::Table;
-use crate::error::{Error, Problem, Problems, Result};
+use crate::error::{Error, Problem, Result};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -285,31 +285,56 @@ fn check_unique_clients(table: &Table, client: &str) -> Result<()> {
     if repeats.is_empty() {
         return Ok(());
     }
-    let mut problems = Problems::new();
-    for &(a, b) in &repeats {
+    let problems = repeats.iter().map(|&(a, b)| {
         let id = col.text(a).unwrap_or_default();
-        let times = first[&id].1;
-        let more = problems.push(
-            Problem::new(
-                file,
-                format!(
-                    "the client ID is on {times} rows (lines {}, {}{}); wide data need one row \
-                     per client. For repeated measures give --time and --score (long data)",
-                    table.line(a),
-                    table.line(b),
-                    if times > 2 { ", ..." } else { "" }
-                ),
-            )
-            .line(table.line(b))
-            .column(client)
-            .value(&id),
-        );
-        if !more {
-            break;
-        }
+        repeated_client_problem(
+            file,
+            client,
+            first[&id].1,
+            (table.line(a), table.line(b)),
+            Some(&id),
+        )
+    });
+    Err(repeated_clients_error(file, repeats.len(), problems))
+}
+
+/// The problem of one client ID on `times` rows, the first two at `lines`
+/// (`value`: the ID, when its text is known). Shared with the one-pass
+/// reader (`cli::variance_stream`).
+pub(crate) fn repeated_client_problem(
+    file: &str,
+    client: &str,
+    times: usize,
+    lines: (u64, u64),
+    value: Option<&str>,
+) -> Problem {
+    let p = Problem::new(
+        file,
+        format!(
+            "the client ID is on {times} rows (lines {}, {}{}); wide data need one row per \
+             client. For repeated measures give --time and --score (long data)",
+            lines.0,
+            lines.1,
+            if times > 2 { ", ..." } else { "" }
+        ),
+    )
+    .line(lines.1)
+    .column(client);
+    match value {
+        Some(v) => p.value(v),
+        None => p,
     }
-    problems.into_result(format!(
-        "{file}: {} client ID(s) appear on more than one row",
-        repeats.len()
-    ))
+}
+
+/// The error for `repeated` repeated client IDs, with at most
+/// [`crate::error::MAX_PROBLEMS`] of their problems.
+pub(crate) fn repeated_clients_error(
+    file: &str,
+    repeated: usize,
+    problems: impl Iterator<Item = Problem>,
+) -> Error {
+    Error::problems(
+        format!("{file}: {repeated} client ID(s) appear on more than one row"),
+        problems.take(crate::error::MAX_PROBLEMS).collect(),
+    )
 }
