@@ -27,6 +27,7 @@ use crate::data::table::{format_num, parse_number};
 use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Growing, Moments, Units};
+use rayon::slice::ParallelSliceMut;
 use serde_json::{json, Map};
 use std::collections::HashMap;
 
@@ -106,7 +107,9 @@ type ClientRow = (u64, u64, u64);
 /// value and position), as the in-memory path does
 /// (`data::input::check_unique_clients`), naming the lines of each.
 fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<ClientRow>) -> Result<()> {
-    ids.sort_unstable();
+    // (a total order: the offsets differ, so the result is the same
+    // whatever the threads)
+    ids.par_sort_unstable();
     let mut groups: Vec<&[ClientRow]> = ids
         .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
         .filter(|g| g.len() > 1)
@@ -268,14 +271,24 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
     let mut ids: Vec<ClientRow> = Vec::new();
     let mut cells: Vec<Growing> = Vec::new();
     let mut cell_of: FastMap<u64, usize> = FastMap::default();
-    let mut last_cell: Vec<(u32, usize)> = Vec::new();
+    // per therapist code: its last (site code, cell, technique code)
+    let mut last_cell: Vec<(u32, u32, u32)> = Vec::new();
     let mut cell_keys: Vec<(u32, u32)> = Vec::new();
     let mut dropped = vec![0usize; used.len()];
     let mut present = vec![0usize; used.len()];
     let mut by_filter = 0usize;
     // technique keys met per cell
-    let mut cell_tech: Vec<Vec<u32>> = Vec::new();
-    let mut x: Vec<f64> = Vec::new();
+    // (the first, and any others: most cells have one)
+    let mut cell_tech: Vec<(u32, Vec<u32>)> = Vec::new();
+    // per chunk: the rows kept (cell, row, stream width); per cell the first
+    // row and first value in cell order; the rows' (cell, start, width) in
+    // cell order and their values
+    let mut kept: Vec<(usize, usize, usize)> = Vec::new();
+    let mut first_missing: Vec<usize> = Vec::new();
+    let mut rows_first: Vec<usize> = Vec::new();
+    let mut at_first: Vec<usize> = Vec::new();
+    let mut slots: Vec<(usize, usize, usize)> = Vec::new();
+    let mut xs: Vec<f64> = Vec::new();
     let shown = t.source.path.clone();
     let dc = stream::decimal_comma(t);
     let numeric: Vec<bool> = names.iter().map(|c| head_numeric(c)).collect();
@@ -285,11 +298,6 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                 Some(f.apply(&chunk.table(&shown, &filter_at, &names, keys, &numeric, dc))?)
             }
             None => None,
-        };
-        let missing = |i: usize, r: usize| match &chunk.cols[i] {
-            ChunkCol::Num(v) => v[r].is_nan(),
-            ChunkCol::Key(v) => v[r] == MISSING,
-            ChunkCol::Id(v) => v[r] == 0,
         };
         let num = |i: usize, r: usize| match &chunk.cols[i] {
             ChunkCol::Num(v) => v[r],
@@ -303,32 +311,42 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
             ChunkCol::Id(v) => v,
             _ => unreachable!("id column"),
         });
+        // per row, the first used column with a missing value (a column at a
+        // time: `none` when none is missing), and per column the rows the
+        // filter keeps that have a value
+        let none = used_at.len();
+        first_missing.clear();
+        first_missing.resize(chunk.rows(), none);
+        let keep_row = |r: usize| keep.as_ref().is_none_or(|k| k[r]);
+        for (i, &c) in used_at.iter().enumerate().rev() {
+            let mut mark = |r: usize, gap: bool| {
+                if gap {
+                    first_missing[r] = i;
+                } else if keep_row(r) {
+                    present[i] += 1;
+                }
+            };
+            match &chunk.cols[c] {
+                ChunkCol::Num(v) => v.iter().enumerate().for_each(|(r, x)| mark(r, x.is_nan())),
+                ChunkCol::Key(v) => v
+                    .iter()
+                    .enumerate()
+                    .for_each(|(r, &x)| mark(r, x == MISSING)),
+                ChunkCol::Id(v) => v.iter().enumerate().for_each(|(r, &x)| mark(r, x == 0)),
+            }
+        }
+        kept.clear();
         for r in 0..chunk.rows() {
-            if keep.as_ref().is_some_and(|k| !k[r]) {
+            if !keep_row(r) {
                 by_filter += 1;
                 continue;
             }
             if let Some(id) = client_ids.map(|v| v[r]).filter(|&id| id != 0) {
                 ids.push(((id >> 64) as u64, id as u64, chunk.pos[r]));
             }
-            for (i, &c) in used_at.iter().enumerate() {
-                if !missing(c, r) {
-                    present[i] += 1;
-                }
-            }
-            if let Some(i) = used_at.iter().position(|&c| missing(c, r)) {
-                dropped[i] += 1;
+            if first_missing[r] < none {
+                dropped[first_missing[r]] += 1;
                 continue;
-            }
-            x.clear();
-            x.resize(width, 0.0);
-            x[0] = num(y_at, r);
-            for v in &parts {
-                for (_, p) in v {
-                    if let Part::Num(c, w) = p {
-                        x[*w] = num(*c, r);
-                    }
-                }
             }
             for oh in onehots.iter_mut() {
                 let k = key(oh.chunk, r) as usize;
@@ -342,39 +360,96 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                     }
                     oh.stream[k] = width;
                     width += 1;
-                    x.push(0.0);
                 }
-                x[oh.stream[k]] = 1.0;
             }
             let tk = key(th_at, r);
             let sk = site_at.map_or(0, |c| key(c, r));
-            // the therapist's last cell, else the map
+            // the therapist's last cell (and the technique last recorded in
+            // it), else the map: one table read for most rows
             if last_cell.len() <= tk as usize {
-                last_cell.resize(tk as usize + 1, (MISSING, 0));
+                last_cell.resize(tk as usize + 1, (MISSING, 0, MISSING));
             }
             let cell = match last_cell[tk as usize] {
-                (s, c) if s == sk => c,
+                (s, c, _) if s == sk => c as usize,
                 _ => {
                     let id = (u64::from(tk) << 32) | u64::from(sk);
                     let c = *cell_of.entry(id).or_insert_with(|| {
                         cells.push(Growing::default());
                         cell_keys.push((tk, sk));
-                        cell_tech.push(Vec::new());
+                        cell_tech.push((MISSING, Vec::new()));
                         cells.len() - 1
                     });
-                    last_cell[tk as usize] = (sk, c);
+                    last_cell[tk as usize] = (sk, c as u32, MISSING);
                     c
                 }
             };
-            cells[cell].push(&x);
+            // the row's stream width: the columns known when it is read
+            kept.push((cell, r, width));
             if let Some(h) = tech_hot {
                 let tech = key(onehots[h].chunk, r);
-                let v = &mut cell_tech[cell];
-                if v.first() != Some(&tech) && !v.contains(&tech) {
-                    v.push(tech);
+                if last_cell[tk as usize].2 != tech {
+                    last_cell[tk as usize].2 = tech;
+                    let (one, more) = &mut cell_tech[cell];
+                    if *one == MISSING {
+                        *one = tech;
+                    } else if *one != tech && !more.contains(&tech) {
+                        more.push(tech);
+                    }
                 }
             }
         }
+        // Add the rows cell by cell, each cell's rows in file order (the
+        // sums are then those of adding row by row). The stream rows are
+        // written straight to their place in cell order, so that adding
+        // reads them and the cells' sums in order instead of fetching a
+        // cell's sums from memory once a row; the two halves of the cells are
+        // added on two threads.
+        rows_first.clear();
+        rows_first.resize(cells.len() + 1, 0);
+        at_first.clear();
+        at_first.resize(cells.len() + 1, 0);
+        for &(c, _, w) in &kept {
+            rows_first[c + 1] += 1;
+            at_first[c + 1] += w;
+        }
+        for c in 0..cells.len() {
+            rows_first[c + 1] += rows_first[c];
+            at_first[c + 1] += at_first[c];
+        }
+        slots.clear();
+        slots.resize(kept.len(), (0, 0, 0));
+        xs.clear();
+        xs.resize(at_first[cells.len()], 0.0);
+        for &(c, r, w) in &kept {
+            let at = at_first[c];
+            at_first[c] += w;
+            slots[rows_first[c]] = (c, at, w);
+            rows_first[c] += 1;
+            let x = &mut xs[at..at + w];
+            x[0] = num(y_at, r);
+            for v in &parts {
+                for (_, p) in v {
+                    if let Part::Num(c, w) = p {
+                        x[*w] = num(*c, r);
+                    }
+                }
+            }
+            for oh in &onehots {
+                x[oh.stream[key(oh.chunk, r) as usize]] = 1.0;
+            }
+        }
+        let half = slots.get(slots.len() / 2).map_or(0, |s| s.0);
+        let split = slots.partition_point(|s| s.0 < half);
+        let (low, high) = cells.split_at_mut(half);
+        let add = |part: &[(usize, usize, usize)], cells: &mut [Growing], offset: usize| {
+            for &(c, at, w) in part {
+                cells[c - offset].push(&xs[at..at + w]);
+            }
+        };
+        rayon::join(
+            || add(&slots[..split], low, 0),
+            || add(&slots[split..], high, half),
+        );
         Ok(())
     })?;
 
@@ -546,7 +621,8 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
             let Some(gl) = gl else { continue };
             // per final group: the final technique levels met
             let mut met: HashMap<u32, Vec<u32>> = HashMap::new();
-            for (ck, techs) in cell_keys.iter().zip(&cell_tech) {
+            for (ck, (one, more)) in cell_keys.iter().zip(&cell_tech) {
+                let techs = std::iter::once(one).filter(|t| **t != MISSING).chain(more);
                 let g = if which == 0 { ck.0 } else { ck.1 };
                 let Some(gc) = gl.code.get(g as usize).copied().flatten() else {
                     continue;

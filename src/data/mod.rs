@@ -6,6 +6,7 @@ pub mod load;
 pub mod long;
 pub mod privacy;
 pub mod roles;
+pub mod split;
 pub mod stream;
 pub mod table;
 pub mod write;

@@ -403,6 +403,11 @@ impl Hasher for FastHasher {
         self.add(x);
     }
     #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.add(x as u64);
+        self.add((x >> 64) as u64);
+    }
+    #[inline]
     fn write_usize(&mut self, x: usize) {
         self.add(x as u64);
     }

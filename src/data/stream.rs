@@ -17,19 +17,25 @@
 //! * a column typed as numbers by the first rows that holds text further on
 //!   is an error naming the line, the column and the value (the in-memory
 //!   loader would have made the whole column text);
-//! * numbers are parsed by [`parse_number`], so they are the same `f64`s; in
+//! * numbers are parsed by [`parse_number`] (plainly written ones by
+//!   [`split::plain_number`], which gives the same `f64`), so they are the
+//!   same `f64`s; in
 //!   a `;` or tab file a decimal comma is accepted everywhere, which is what
 //!   the loader does once any cell of the file has one;
 //! * text cells are trimmed and missing-value tokens are missing, as in the
 //!   loader.
 //!
-//! Reading is a pipeline on two threads: one splits records (csv crate) and
-//! copies the used fields, the other parses numbers, codes text and hands the
-//! chunk to the caller.
+//! Reading delimited text is a pipeline (see [`read`]): a reading thread
+//! checks, hashes and cuts the bytes into blocks of whole records; worker
+//! threads split records ([`split`], the csv crate's reading) and type the
+//! used fields; the calling thread puts the blocks back in file order and
+//! hands them to the caller. Blocks and worker counts do not change what the
+//! caller gets (`tests`).
 
 use super::load::{parquet_columns, sha256_hex};
 use super::privacy::FastMap;
-use super::table::{is_missing_token, parse_number, Column, ColumnData, Table};
+use super::split;
+use super::table::{is_missing_token, parse_number, Column, ColumnData, Table, MISSING_TOKENS};
 use crate::error::{Error, Problem, Problems, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -259,12 +265,15 @@ pub const MISSING: u32 = u32::MAX;
 
 /// Distinct trimmed texts of a key column, coded in order of appearance.
 /// Texts of up to 15 bytes (IDs, site codes, technique names) are looked up
-/// as one 128-bit integer (the bytes and the length), which saves hashing and
-/// comparing strings on every row.
+/// as one integer (the bytes and the length), which saves hashing and
+/// comparing strings on every row; texts of up to 7 bytes as a 64-bit one,
+/// so that the table of 20,000 therapists' IDs stays in a core's L2 cache
+/// (it is probed once a row, in random order).
 #[derive(Debug, Default, Clone)]
 pub struct KeySet {
     pub names: Vec<String>,
-    short: FastMap<u128, u32>,
+    tiny: OpenMap<u64>,
+    short: OpenMap<u128>,
     long: FastMap<String, u32>,
 }
 
@@ -279,31 +288,133 @@ fn packed(s: &str) -> Option<u128> {
     })
 }
 
-impl KeySet {
-    /// Appends texts coded elsewhere (the reading thread's new keys).
-    fn extend(&mut self, names: Vec<String>) {
-        for n in names {
-            self.insert(n);
+/// A key of a few bytes, spread over 64 bits for the table's index.
+trait Word: Copy + Eq + Default {
+    fn spread(self) -> u64;
+}
+
+impl Word for u64 {
+    fn spread(self) -> u64 {
+        // Fibonacci hashing (Knuth, TAOCP vol. 3, §6.4): the index is taken
+        // from the product's high bits
+        self.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+impl Word for u128 {
+    fn spread(self) -> u64 {
+        ((self as u64) ^ ((self >> 64) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+/// Codes of integer keys: open addressing with linear probing, keys and
+/// codes in separate arrays (a probe reads only keys), at most 3/4 full.
+/// The zero key (never a packed text, which carries its length) marks an
+/// empty slot.
+#[derive(Debug, Default, Clone)]
+struct OpenMap<K> {
+    keys: Vec<K>,
+    codes: Vec<u32>,
+    len: usize,
+    bits: u32,
+}
+
+impl<K: Word> OpenMap<K> {
+    fn slot(&self, k: K) -> usize {
+        (k.spread() >> (64 - self.bits)) as usize
+    }
+
+    fn get(&self, k: K) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(k);
+        loop {
+            let s = self.keys[i];
+            if s == k {
+                return Some(self.codes[i]);
+            }
+            if s == K::default() {
+                return None;
+            }
+            i = (i + 1) & mask;
         }
     }
 
+    /// Adds a key that is not in the table.
+    fn insert(&mut self, k: K, code: u32) {
+        if (self.len + 1) * 4 > self.keys.len() * 3 {
+            let old_keys = std::mem::take(&mut self.keys);
+            let old_codes = std::mem::take(&mut self.codes);
+            self.bits = (self.bits + 1).max(4);
+            self.keys = vec![K::default(); 1 << self.bits];
+            self.codes = vec![0; 1 << self.bits];
+            self.len = 0;
+            for (k, c) in old_keys.into_iter().zip(old_codes) {
+                if k != K::default() {
+                    self.insert(k, c);
+                }
+            }
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(k);
+        while self.keys[i] != K::default() {
+            i = (i + 1) & mask;
+        }
+        self.keys[i] = k;
+        self.codes[i] = code;
+        self.len += 1;
+    }
+}
+
+/// A packed text of up to 7 bytes as 64 bits (length in the top byte).
+fn tiny(key: u128) -> Option<u64> {
+    let len = (key >> 120) as u64;
+    (len <= 7).then_some(key as u64 | len << 56)
+}
+
+impl KeySet {
     fn insert(&mut self, s: String) -> u32 {
         let c = self.names.len() as u32;
-        match packed(&s) {
-            Some(k) => self.short.insert(k, c),
-            None => self.long.insert(s.clone(), c),
+        // (the empty text packs to zero, the empty slot: kept with the long)
+        match packed(&s).filter(|_| !s.is_empty()) {
+            Some(k) => match tiny(k) {
+                Some(t) => self.tiny.insert(t, c),
+                None => self.short.insert(k, c),
+            },
+            None => {
+                self.long.insert(s.clone(), c);
+            }
         };
         self.names.push(s);
         c
     }
 
-    fn code(&mut self, s: &str) -> u32 {
-        let found = match packed(s) {
-            Some(k) => self.short.get(&k),
-            None => self.long.get(s),
+    /// The code of a short text already packed as [`packed`] packs it
+    /// (`text` its bytes, UTF-8, not empty).
+    fn code_packed(&mut self, key: u128, text: &[u8]) -> u32 {
+        let found = match tiny(key) {
+            Some(t) => self.tiny.get(t),
+            None => self.short.get(key),
         };
         match found {
-            Some(&c) => c,
+            Some(c) => c,
+            None => self.insert(String::from_utf8_lossy(text).into_owned()),
+        }
+    }
+
+    fn code(&mut self, s: &str) -> u32 {
+        let found = match packed(s).filter(|_| !s.is_empty()) {
+            Some(k) => match tiny(k) {
+                Some(t) => self.tiny.get(t),
+                None => self.short.get(k),
+            },
+            None => self.long.get(s).copied(),
+        };
+        match found {
+            Some(c) => c,
             None => self.insert(s.to_string()),
         }
     }
@@ -408,12 +519,32 @@ impl Stream {
 type Pending = (u64, Problem);
 
 /// Reads `path` in one pass: the columns `cols` (index into the head's
-/// columns, kind) of every data row, in chunks of [`CHUNK_ROWS`], each given
-/// to `each` with the key sets so far. `head` is [`head`]'s table.
+/// columns, kind) of every data row, in chunks of rows in file order, each
+/// given to `each` with the key sets so far. `head` is [`head`]'s table.
+///
+/// Delimited text goes through a pipeline: a reading thread checks and
+/// hashes the bytes ([`Tap`]) and cuts them into blocks of whole records
+/// ([`split::cut`]); worker threads (as many as rayon's pool has) split
+/// and type the blocks, coding text with block-local codes; this thread
+/// takes the blocks back in file order, turns local codes into the file's
+/// codes (in order of first appearance, as a sequential reader numbers them)
+/// and calls `each`. Chunks are the same whatever the number of workers.
 pub fn read(
     path: &Path,
     head: &Table,
     cols: &[(usize, Kind)],
+    each: impl FnMut(&Chunk, &[KeySet]) -> Result<()>,
+) -> Result<Stream> {
+    read_in_blocks(path, head, cols, BLOCK_BYTES, each)
+}
+
+/// [`read`] with blocks of `block` bytes read at a time (tests use tiny
+/// ones, so that records straddle many blocks).
+fn read_in_blocks(
+    path: &Path,
+    head: &Table,
+    cols: &[(usize, Kind)],
+    block: usize,
     mut each: impl FnMut(&Chunk, &[KeySet]) -> Result<()>,
 ) -> Result<Stream> {
     let shown = path.display().to_string();
@@ -422,40 +553,91 @@ pub fn read(
     }
     let delimiter = head.source.delimiter.map_or(b',', |d| d as u8);
     let decimal_comma = decimal_comma(head);
-    let ncol = head.ncols();
-    let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(Chunk, Vec<Vec<String>>)>(2);
-    let file = open(&shown, path)?;
-    let job = Job {
+    let job = std::sync::Arc::new(Job {
         shown: shown.clone(),
         delimiter,
         decimal_comma,
-        ncol,
+        ncol: head.ncols(),
         cols: cols.to_vec(),
         names: head.columns.iter().map(|c| c.name.clone()).collect(),
         head_rows: head.nrows(),
+        block,
+    });
+    let file = open(&shown, path)?;
+    let workers = rayon::current_num_threads().max(1);
+    let (block_tx, block_rx) = std::sync::mpsc::sync_channel::<Block>(workers);
+    let block_rx = std::sync::Arc::new(std::sync::Mutex::new(block_rx));
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Typed>(2 * workers);
+    let reader = {
+        let job = job.clone();
+        std::thread::spawn(move || cut_blocks(&job, file, block_tx))
     };
-    let reader = std::thread::spawn(move || split_records(job, file, tx));
+    let pool: Vec<_> = (0..workers)
+        .map(|w| {
+            let (job, rx, tx) = (job.clone(), block_rx.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                let mut keys: Vec<KeySet> = vec![KeySet::default(); job.cols.len()];
+                loop {
+                    let block = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(block) = block else { return };
+                    if tx.send(type_block(&job, w, &mut keys, block)).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(done_tx);
+
+    let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
+    // per worker and used column: the file's code of each worker code
+    let mut maps: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); cols.len()]; workers];
+    let mut problems: Vec<Pending> = Vec::new();
+    let mut rows = 0usize;
     let mut failed: Option<Error> = None;
-    for (chunk, new_keys) in rx.iter() {
-        for (ks, names) in keys.iter_mut().zip(new_keys) {
-            ks.extend(names);
-        }
-        if let Err(e) = each(&chunk, &keys) {
-            failed = Some(e);
-            break;
+    let mut waiting: std::collections::BTreeMap<usize, Typed> = Default::default();
+    let mut next = 0usize;
+    'blocks: for typed in done_rx.iter() {
+        waiting.insert(typed.seq, typed);
+        while let Some(mut t) = waiting.remove(&next) {
+            next += 1;
+            rows += t.rows;
+            // worker codes → the file's codes (a worker takes its blocks in
+            // file order, so texts new to the file are new to the worker
+            // and come in order of appearance)
+            for ((ks, names), map) in keys.iter_mut().zip(&t.names).zip(&mut maps[t.worker]) {
+                map.extend(names.iter().map(|s| ks.code(s)));
+            }
+            if !t.problems.is_empty() || !problems.is_empty() {
+                // keep reading for more problems, give nothing to `each`
+                problems.append(&mut t.problems);
+                if problems.len() >= crate::error::MAX_PROBLEMS {
+                    break 'blocks;
+                }
+                continue;
+            }
+            for (map, col) in maps[t.worker].iter().zip(&mut t.chunk.cols) {
+                if let ChunkCol::Key(v) = col {
+                    for c in v.iter_mut().filter(|c| **c != MISSING) {
+                        *c = map[*c as usize];
+                    }
+                }
+            }
+            if let Err(e) = each(&t.chunk, &keys) {
+                failed = Some(e);
+                break 'blocks;
+            }
         }
     }
-    drop(rx);
-    let split = reader
-        .join()
-        .map_err(|_| Error::other(format!("{shown}: the reading thread stopped")))?;
-    let Split {
-        sha256,
-        rows,
-        mut problems,
-        fatal,
-    } = split;
+    drop(done_rx);
+    let stopped = || Error::other(format!("{shown}: a reading thread stopped"));
+    for w in pool {
+        w.join().map_err(|_| stopped())?;
+    }
+    let (sha256, fatal) = reader.join().map_err(|_| stopped())?;
     if let Some(e) = fatal {
         return Err(e);
     }
@@ -469,6 +651,7 @@ pub fn read(
     };
     if !problems.is_empty() {
         problems.sort_by_key(|p| p.0);
+        problems.truncate(crate::error::MAX_PROBLEMS);
         let lines = stream.lines(&problems.iter().map(|p| p.0).collect::<Vec<_>>());
         let mut list = Problems::new();
         for ((_, p), l) in problems.into_iter().zip(lines) {
@@ -487,7 +670,7 @@ pub fn read(
     Ok(stream)
 }
 
-/// What the reading thread needs to know.
+/// What the reading threads need to know.
 struct Job {
     shown: String,
     delimiter: u8,
@@ -497,213 +680,257 @@ struct Job {
     /// The head's column names and rows (for messages).
     names: Vec<String>,
     head_rows: usize,
+    /// Bytes read at a time ([`BLOCK_BYTES`]).
+    block: usize,
 }
 
-/// Used fields of up to [`CHUNK_ROWS`] records: their bytes back to back.
-struct RawChunk {
+/// Bytes read at a time; a block holds the whole records among them.
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Whole records after the header, in file order.
+struct Block {
+    seq: usize,
+    /// File offset of `bytes[start]`.
+    at: u64,
+    /// The records are `bytes[start..start + len]`, followed by at least
+    /// [`split::PAD`] bytes.
+    start: usize,
+    len: usize,
     bytes: Vec<u8>,
-    /// Per row and used column, the end of the field in `bytes`.
-    ends: Vec<u32>,
-    pos: Vec<u64>,
 }
 
-struct Split {
-    sha256: String,
+/// A block's rows, typed, with its text coded by the worker that typed it.
+struct Typed {
+    seq: usize,
+    worker: usize,
+    chunk: Chunk,
+    /// Per used column, the texts the worker met first in this block, in
+    /// order of their worker codes.
+    names: Vec<Vec<String>>,
     rows: usize,
     problems: Vec<Pending>,
-    fatal: Option<Error>,
 }
 
-/// The reading thread: bytes → checked, hashed records → used fields →
-/// typed chunks (numbers parsed, text coded; new key texts sent along).
-fn split_records(
-    job: Job,
-    file: std::fs::File,
-    tx: std::sync::mpsc::SyncSender<(Chunk, Vec<Vec<String>>)>,
-) -> Split {
-    let shown = job.shown.as_str();
-    let (delimiter, ncol) = (job.delimiter, job.ncol);
-    let want: Vec<usize> = job.cols.iter().map(|c| c.0).collect();
-    let mut keys: Vec<KeySet> = vec![KeySet::default(); job.cols.len()];
-    let mut sent: Vec<usize> = vec![0; job.cols.len()];
-    let mut tap = Tap::new(file);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(&mut tap);
-    let mut record = csv::ByteRecord::new();
-    let mut problems: Vec<Pending> = Vec::new();
-    let mut header = false;
-    let mut rows = 0usize;
-    let new_chunk = || RawChunk {
-        bytes: Vec::with_capacity(CHUNK_ROWS * 16 * want.len().max(1)),
-        ends: Vec::with_capacity(CHUNK_ROWS * want.len()),
-        pos: Vec::with_capacity(CHUNK_ROWS),
-    };
-    let mut chunk = new_chunk();
-    // Types a full raw chunk and sends it; false when the caller stopped
-    // listening or the problem list is full.
-    let mut ship = |raw: &RawChunk, keys: &mut Vec<KeySet>, problems: &mut Vec<Pending>| -> bool {
-        let Some(c) = typed(&job, raw, keys, problems) else {
-            return false;
-        };
-        if !problems.is_empty() {
-            return true; // keep reading for more problems, send nothing
-        }
-        let new: Vec<Vec<String>> = keys
-            .iter()
-            .zip(sent.iter_mut())
-            .map(|(k, s)| {
-                let v = k.names[*s..].to_vec();
-                *s = k.names.len();
-                v
-            })
-            .collect();
-        tx.send((c, new)).is_ok()
-    };
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let pos = e.position().map_or(0, |p| p.byte());
-                problems.push((
-                    pos,
-                    Problem::new(
-                        shown,
-                        format!("cannot parse the file as delimited text: {e}"),
-                    ),
-                ));
-                break;
-            }
-        }
-        let pos = record.position().map_or(0, |p| p.byte());
-        if !header {
-            header = !record.iter().all(blank);
-            continue;
-        }
-        if record.len() == 1 && blank(&record[0]) && ncol > 1 {
-            continue;
-        }
-        if record.len() != ncol {
-            if problems.len() < crate::error::MAX_PROBLEMS {
-                problems.push((
-                    pos,
-                    Problem::new(
-                        shown,
-                        super::load::field_count_message(
-                            record.len(),
-                            ncol,
-                            delimiter,
-                            record.iter().map(bytecount_newlines).sum(),
-                        ),
-                    ),
-                ));
-            }
-            continue;
-        }
-        rows += 1;
-        for &c in &want {
-            chunk.bytes.extend_from_slice(&record[c]);
-            chunk.ends.push(chunk.bytes.len() as u32);
-        }
-        chunk.pos.push(pos + reader.get_ref().bom as u64);
-        if chunk.pos.len() == CHUNK_ROWS {
-            let raw = std::mem::replace(&mut chunk, new_chunk());
-            if !ship(&raw, &mut keys, &mut problems) {
-                break;
-            }
-        }
-    }
-    drop(reader);
-    let fatal = tap.finish().map(|bad| bad.error(shown));
-    if fatal.is_none() && !chunk.pos.is_empty() {
-        ship(&chunk, &mut keys, &mut problems);
-    }
-    Split {
-        sha256: tap.sha256(),
-        rows,
-        problems,
-        fatal,
-    }
-}
-
-/// Types a raw chunk: numbers parsed, text coded. None when a problem list
-/// is full.
-fn typed(
+/// The reading thread: bytes → checked, hashed blocks of whole records.
+/// Returns the file's SHA-256 and a fault that stopped the reading.
+fn cut_blocks(
     job: &Job,
-    raw: &RawChunk,
-    keys: &mut [KeySet],
-    pending: &mut Vec<Pending>,
-) -> Option<Chunk> {
-    let (shown, cols, decimal_comma) = (job.shown.as_str(), &job.cols, job.decimal_comma);
-    let k = cols.len();
-    let rows = raw.pos.len();
+    file: std::fs::File,
+    tx: std::sync::mpsc::SyncSender<Block>,
+) -> (String, Option<Error>) {
+    let mut tap = Tap::new(file);
+    // bytes not yet sent (a record cut by the end of a read) and their offset
+    let mut buf: Vec<u8> = Vec::new();
+    let mut at = 0u64;
+    let mut header = false;
+    let mut seq = 0usize;
+    loop {
+        // read at least BLOCK_BYTES more (more when a record is longer, so
+        // that a long record is scanned a bounded number of times)
+        let want = buf.len() + job.block.max(buf.len()).max(3);
+        let mut eof = false;
+        let from = buf.len();
+        buf.resize(want, 0);
+        let mut filled = from;
+        while filled < want {
+            match tap.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) => {
+                    let e = Error::other(format!("{}: cannot read: {e}", job.shown));
+                    return (tap.sha256(), Some(e));
+                }
+            }
+        }
+        buf.truncate(filled);
+        if tap.bad.is_some() {
+            break;
+        }
+        if at == 0 && from == 0 {
+            at = tap.bom as u64;
+        }
+        let end = if eof {
+            buf.len()
+        } else {
+            match split::cut(&buf, job.delimiter) {
+                Some(c) => c,
+                None => continue,
+            }
+        };
+        let mut start = 0usize;
+        let rest = buf[end..].to_vec();
+        buf.truncate(end);
+        buf.extend_from_slice(&[0; split::PAD]);
+        if !header {
+            // the first record that is not blank is the header
+            let stop = split::records(&buf, end, job.delimiter, |_, f| {
+                header = !f.iter().all(blank);
+                !header
+            });
+            start = if header { stop } else { end };
+        }
+        let sent = std::mem::replace(&mut buf, rest);
+        if start < end {
+            let block = Block {
+                seq,
+                at: at + start as u64,
+                start,
+                len: end - start,
+                bytes: sent,
+            };
+            seq += 1;
+            if tx.send(block).is_err() {
+                break;
+            }
+        }
+        if eof {
+            break;
+        }
+        at += end as u64;
+    }
+    drop(tx);
+    let fatal = tap.finish().map(|bad| bad.error(&job.shown));
+    (tap.sha256(), fatal)
+}
+
+/// Worker `worker`: splits a block into records and types the used fields,
+/// coding text in the worker's `keys`.
+fn type_block(job: &Job, worker: usize, keys: &mut [KeySet], block: Block) -> Typed {
+    let (shown, cols, dc) = (job.shown.as_str(), &job.cols, job.decimal_comma);
+    let known: Vec<usize> = keys.iter().map(|k| k.names.len()).collect();
     let mut out: Vec<ChunkCol> = cols
         .iter()
         .map(|(_, kind)| match kind {
-            Kind::Num => ChunkCol::Num(Vec::with_capacity(rows)),
-            Kind::Key => ChunkCol::Key(Vec::with_capacity(rows)),
-            Kind::Id { .. } => ChunkCol::Id(Vec::with_capacity(rows)),
+            Kind::Num => ChunkCol::Num(Vec::new()),
+            Kind::Key => ChunkCol::Key(Vec::new()),
+            Kind::Id { .. } => ChunkCol::Id(Vec::new()),
         })
         .collect();
-    for r in 0..rows {
-        for (j, col) in out.iter_mut().enumerate() {
-            let e = r * k + j;
-            let start = if e == 0 { 0 } else { raw.ends[e - 1] as usize };
-            let field = &raw.bytes[start..raw.ends[e] as usize];
-            // the reading thread checked the whole file is UTF-8; a field
-            // cut at a delimiter or quote is still UTF-8
-            let text = std::str::from_utf8(field).unwrap_or("").trim();
-            match col {
-                ChunkCol::Num(v) => {
-                    if is_missing_token(text) {
-                        v.push(f64::NAN);
-                    } else if let Some(x) = parse_number(text, decimal_comma) {
-                        v.push(x);
-                    } else {
-                        v.push(f64::NAN);
-                        let name = &job.names[cols[j].0];
-                        pending.push((
-                            raw.pos[r],
-                            Problem::new(
-                                shown,
-                                format!(
-                                    "expected a number: the first {} rows of this column hold \
-                                     numbers, and it is read as numbers in one pass (missing \
-                                     values may be written as: {}); fix the cell, or read the \
-                                     file in memory with --ingest memory",
-                                    job.head_rows,
-                                    super::load::missing_tokens_text()
-                                ),
-                            )
-                            .column(name.clone())
-                            .value(text),
-                        ));
-                        if pending.len() >= crate::error::MAX_PROBLEMS {
-                            return None;
+    let mut pos: Vec<u64> = Vec::new();
+    let mut problems: Vec<Pending> = Vec::new();
+    let mut rows = 0usize;
+    split::records(
+        &block.bytes[block.start..],
+        block.len,
+        job.delimiter,
+        |start, f| {
+            let at = block.at + start as u64;
+            if f.len() == 1 && job.ncol > 1 && blank(f.get(0)) {
+                return true;
+            }
+            if f.len() != job.ncol {
+                problems.push((
+                    at,
+                    Problem::new(
+                        shown,
+                        super::load::field_count_message(
+                            f.len(),
+                            job.ncol,
+                            job.delimiter,
+                            f.iter().map(bytecount_newlines).sum(),
+                        ),
+                    ),
+                ));
+                return problems.len() < crate::error::MAX_PROBLEMS;
+            }
+            rows += 1;
+            pos.push(at);
+            for (j, col) in out.iter_mut().enumerate() {
+                let field = f.get(cols[j].0);
+                match col {
+                    ChunkCol::Num(v) => {
+                        if let Some(x) = split::plain_number(field, dc) {
+                            v.push(x);
+                            continue;
+                        }
+                        // the file was checked to be UTF-8; a field cut at a
+                        // delimiter or quote is still UTF-8
+                        let text = std::str::from_utf8(field).unwrap_or("").trim();
+                        if is_missing_token(text) {
+                            v.push(f64::NAN);
+                        } else if let Some(x) = parse_number(text, dc) {
+                            v.push(x);
+                        } else {
+                            v.push(f64::NAN);
+                            problems.push((at, not_a_number(job, cols[j].0, text)));
                         }
                     }
+                    ChunkCol::Key(v) => {
+                        if let Some((word, len)) = plain_short(&f, cols[j].0) {
+                            v.push(keys[j].code_packed(word | (len as u128) << 120, field));
+                            continue;
+                        }
+                        let text = std::str::from_utf8(field).unwrap_or("").trim();
+                        v.push(if is_missing_token(text) {
+                            MISSING
+                        } else {
+                            keys[j].code(text)
+                        })
+                    }
+                    ChunkCol::Id(v) => {
+                        if let (Kind::Id { numeric: false }, Some((word, len))) =
+                            (cols[j].1, plain_short(&f, cols[j].0))
+                        {
+                            // id_of_text of a short text, from the packed bytes
+                            v.push(word | (len as u128 + 1) << 120);
+                            continue;
+                        }
+                        let text = std::str::from_utf8(field).unwrap_or("").trim();
+                        v.push(match cols[j].1 {
+                            _ if is_missing_token(text) => 0,
+                            Kind::Id { numeric } => id_of_text(text, numeric, dc),
+                            _ => unreachable!("an Id column"),
+                        })
+                    }
                 }
-                ChunkCol::Key(v) => v.push(if is_missing_token(text) {
-                    MISSING
-                } else {
-                    keys[j].code(text)
-                }),
-                ChunkCol::Id(v) => v.push(match cols[j].1 {
-                    _ if is_missing_token(text) => 0,
-                    Kind::Id { numeric } => id_of_text(text, numeric, decimal_comma),
-                    _ => unreachable!("an Id column"),
-                }),
             }
-        }
+            problems.len() < crate::error::MAX_PROBLEMS
+        },
+    );
+    Typed {
+        seq: block.seq,
+        worker,
+        chunk: Chunk { pos, cols: out },
+        names: keys
+            .iter()
+            .zip(known)
+            .map(|(k, from)| k.names[from..].to_vec())
+            .collect(),
+        rows,
+        problems,
     }
-    Some(Chunk {
-        pos: raw.pos.clone(),
-        cols: out,
-    })
+}
+
+/// Field `i` as packed bytes and its length, when it is 1 to 15 bytes that
+/// trimming leaves as they are (ASCII, not white space, at both ends) and
+/// not a missing-value token: the common case, which needs no `str`.
+fn plain_short(f: &split::Record, i: usize) -> Option<(u128, usize)> {
+    let field = f.get(i);
+    let (&first, &last) = (field.first()?, field.last()?);
+    let graphic = |b: u8| (0x21..=0x7E).contains(&b);
+    if !graphic(first) || !graphic(last) || MISSING_TOKENS.iter().any(|t| t.as_bytes() == field) {
+        return None;
+    }
+    f.packed(i).map(|w| (w, field.len()))
+}
+
+/// A text in a column the first rows typed as numbers.
+fn not_a_number(job: &Job, column: usize, text: &str) -> Problem {
+    Problem::new(
+        &job.shown,
+        format!(
+            "expected a number: the first {} rows of this column hold numbers, and it is read \
+             as numbers in one pass (missing values may be written as: {}); fix the cell, or \
+             read the file in memory with --ingest memory",
+            job.head_rows,
+            super::load::missing_tokens_text()
+        ),
+    )
+    .column(job.names[column].clone())
+    .value(text)
 }
 
 /// Parquet, one row group at a time, through the loader's column conversion.
@@ -859,7 +1086,7 @@ impl<R: Read> Tap<R> {
         let line_at = |upto: usize, base: u64| {
             base + 1 + data[..upto].iter().filter(|&&b| b == b'\n').count() as u64
         };
-        if let Some(i) = data.iter().position(|&b| b == 0) {
+        if let Some(i) = memchr::memchr(0, data) {
             self.bad = Some(Bad::Nul {
                 line: line_at(i, self.newlines),
             });
@@ -915,16 +1142,29 @@ impl<R: Read> Read for Tap<R> {
         if n == 0 {
             return Ok(0);
         }
+        if !self.started {
+            // the first read holds the whole byte-order mark if the file has
+            // one (when the buffer is large enough)
+            while n < 3.min(buf.len()) {
+                match self.inner.read(&mut buf[n..])? {
+                    0 => break,
+                    more => n += more,
+                }
+            }
+        }
         self.sha.update(&buf[..n]);
         let at = self.pos;
         self.pos += n as u64;
         if !self.started {
-            // (a read of fewer than 3 bytes at the start is not expected from a file)
             self.started = true;
             if buf[..n].starts_with(b"\xEF\xBB\xBF") {
                 buf.copy_within(3..n, 0);
                 n -= 3;
                 self.bom = 3;
+                if n == 0 {
+                    // only the mark so far: 0 would read as the end
+                    return self.read(buf);
+                }
             }
         }
         // offsets after a byte-order mark, as the loader reports them
@@ -1046,6 +1286,158 @@ mod tests {
             _ => panic!("g is text"),
         }
         assert_eq!(s.lines(&c.pos), t.lines);
+    }
+
+    /// Every record and value, keys as their text.
+    type Flat = (Vec<u64>, Vec<Vec<String>>, usize, String);
+
+    fn flat_read(p: &Path, block: usize, workers: usize) -> Flat {
+        let h = head(p).unwrap();
+        let cols: Vec<(usize, Kind)> = vec![
+            (0, Kind::Id { numeric: false }),
+            (1, Kind::Num),
+            (2, Kind::Key),
+        ];
+        let mut pos = Vec::new();
+        let mut values: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .unwrap();
+        let s = pool
+            .install(|| {
+                read_in_blocks(p, &h, &cols, block, |c, keys| {
+                    pos.extend_from_slice(&c.pos);
+                    for (j, col) in c.cols.iter().enumerate() {
+                        let out = &mut values[j];
+                        match col {
+                            ChunkCol::Id(v) => out.extend(v.iter().map(|&x| format!("{x:x}"))),
+                            ChunkCol::Num(v) => out.extend(v.iter().map(|x| format!("{x:?}"))),
+                            ChunkCol::Key(v) => out.extend(v.iter().map(|&k| {
+                                if k == MISSING {
+                                    "<missing>".to_string()
+                                } else {
+                                    keys[j].names[k as usize].clone()
+                                }
+                            })),
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+        (pos, values, s.rows_read, s.sha256)
+    }
+
+    #[test]
+    fn blocks_of_any_size_and_any_number_of_workers_read_the_same_rows() {
+        // quoted line breaks and doubled quotes, blank lines, CR and CRLF
+        // line ends, text after a closing quote, a byte-order mark
+        let mut text = String::from("\u{feff}\r\n\nid,x,g\r\n");
+        for i in 0..400 {
+            let g = match i % 7 {
+                0 => format!("\"G{}\r\nnext\"", i % 3),
+                1 => "\"say \"\"hi\"\"\"".to_string(),
+                2 => "NA".to_string(),
+                3 => format!(" g{} ", i % 5),
+                4 => "\"q\"tail".to_string(),
+                _ => format!("G{}", i % 11),
+            };
+            let x = if i % 13 == 0 {
+                "NA".to_string()
+            } else {
+                format!("{}.{}", i, i % 10)
+            };
+            let end = match i % 5 {
+                0 => "\r",
+                1 => "\n\n",
+                _ => "\r\n",
+            };
+            text.push_str(&format!("c{i},{x},{g}{end}"));
+        }
+        let p = write("blocks.csv", text.as_bytes());
+        let whole = flat_read(&p, 1 << 20, 1);
+        assert_eq!(whole.2, 400);
+        for block in [1, 2, 3, 5, 8, 13, 64, 1000] {
+            for workers in [1, 2, 3] {
+                assert!(
+                    flat_read(&p, block, workers) == whole,
+                    "block {block}, {workers} workers"
+                );
+            }
+        }
+        // and as the loader reads it
+        let t = load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(whole.3, t.source.sha256);
+        let s = Stream {
+            path: p.display().to_string(),
+            sha256: whole.3.clone(),
+            rows_read: whole.2,
+            keys: Vec::new(),
+            decimal_comma: false,
+            parquet: false,
+        };
+        assert_eq!(s.lines(&whole.0), t.lines);
+        let g = t.column("g").unwrap();
+        for (r, v) in whole.1[2].iter().enumerate() {
+            assert_eq!(
+                g.text(r).unwrap_or_else(|| "<missing>".into()),
+                *v,
+                "row {r}"
+            );
+        }
+    }
+
+    /// The error of reading every column of `p` in blocks of `block` bytes on
+    /// `workers` threads.
+    fn error_in_blocks(p: &Path, block: usize, workers: usize) -> String {
+        let h = head(p).unwrap();
+        let cols: Vec<(usize, Kind)> = h
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .unwrap();
+        pool.install(|| read_in_blocks(p, &h, &cols, block, |_, _| Ok(())))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn problems_are_the_same_whatever_the_blocks_and_workers() {
+        // ragged rows and text in a numeric column, then a byte that is not
+        // UTF-8: the same message, lines and order in every reading
+        let mut text = b"a,b\n".to_vec();
+        let h = HEAD_ROWS;
+        for i in 0..h + 300 {
+            let row = match i - h.min(i) {
+                50 | 120 if i >= h => "7\n".to_string(),
+                200 if i >= h => "oops,1\n".to_string(),
+                260 if i >= h => "1,2,3\n".to_string(),
+                _ => format!("{i},\"x\r\ny\"\n"),
+            };
+            text.extend_from_slice(row.as_bytes());
+        }
+        let p = write("problems.csv", &text);
+        let want = error_in_blocks(&p, 1 << 20, 1);
+        // each good row spans two lines
+        for line in [2 * h + 102, 2 * h + 241, 2 * h + 400, 2 * h + 519] {
+            assert!(want.contains(&format!("line {line}")), "{line}: {want}");
+        }
+        text.extend_from_slice(b"1,\xE9\n");
+        let q = write("problems-utf8.csv", &text);
+        let fatal = error_in_blocks(&q, 1 << 20, 1);
+        assert!(fatal.contains("not valid UTF-8"), "{fatal}");
+        for block in [2, 97, 4096] {
+            for workers in [1, 3] {
+                assert_eq!(error_in_blocks(&p, block, workers), want, "block {block}");
+                assert_eq!(error_in_blocks(&q, block, workers), fatal, "block {block}");
+            }
+        }
     }
 
     #[test]
