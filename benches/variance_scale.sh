@@ -5,8 +5,10 @@
 # (`--ingest stream`, what `auto` does for files this large) and in memory
 # (`--ingest memory`), wall time and peak memory from /usr/bin/time -v; the
 # throughput of one-pass CSV ingest (`outcomes summarise`: read, check, hash,
-# type, accumulate the per-therapist sums, write) and of the in-memory input
-# layer (`outcomes inspect`: read, type, audit); and, when R with lme4 is
+# type, accumulate the per-therapist sums, write; and the reader alone,
+# benches/ingest.rs) and of the in-memory input layer (`outcomes inspect`:
+# read, type, audit); `lmm` with random intercepts read in one pass; and,
+# when R with lme4 is
 # installed (and SKIP_R is unset), the 32 models of the decomposition in
 # lm + lme4 on a file of R_N clients (default 1,000,000) against
 # `outcomes variance` on the same file, as a ratio. Run from the repository
@@ -36,6 +38,11 @@ done
 mb=$(du -m "$dir/big.csv" | cut -f1)
 start=$(date +%s.%N); $bin summarise "$dir/big.csv" --ingest stream -o "$dir/big.summary.json" 2>/dev/null; end=$(date +%s.%N)
 echo "CSV one-pass ingest (summarise --ingest stream): $(echo "$end - $start" | bc -l | cut -c1-6) s, $(echo "$mb / ($end - $start)" | bc -l | cut -c1-6) MB/s"
+echo "CSV ingest alone (benches/ingest.rs: read, check, hash, split, type every column; 3 rounds):"
+OUTCOMES_INGEST_FILE="$dir/big.csv" cargo test --release -q --bench ingest -- --ignored --nocapture 2>/dev/null | grep round
+for f in big.parquet big.csv; do
+  measure "lmm (random intercepts) --ingest stream ($f)" $bin lmm "$dir/$f" --formula "post ~ pre + alliance + technique + (1|therapist) + (1|site)" --format json --ingest stream
+done
 start=$(date +%s.%N); $bin inspect "$dir/big.csv" --format json >/dev/null; end=$(date +%s.%N)
 echo "CSV read + type + audit in memory (inspect): $(echo "$end - $start" | bc -l | cut -c1-6) s, $(echo "$mb / ($end - $start)" | bc -l | cut -c1-6) MB/s"
 if [ -n "$SKIP_R" ]; then

@@ -341,3 +341,157 @@ fn stream_refusals_and_late_faults_name_the_problem() {
         }
     }
 }
+
+fn lmm(file: &str, formula: &str, ingest: &str, extra: &[&str]) -> Value {
+    let mut a = vec![
+        "lmm",
+        file,
+        "--formula",
+        formula,
+        "--format",
+        "json",
+        "--ingest",
+        ingest,
+    ];
+    a.extend_from_slice(extra);
+    json(&a)
+}
+
+/// Largest relative differences between two lmm reports: (objective,
+/// fixed effects in standard errors, variance components).
+fn lmm_differences(mem: &Value, st: &Value) -> (f64, f64, f64) {
+    assert_eq!(mem["n"], st["n"]);
+    assert_eq!(mem["groups"], st["groups"]);
+    assert_eq!(mem["df"], st["df"]);
+    let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(1e-300);
+    let f = |v: &Value| v.as_f64().unwrap();
+    let objective = rel(f(&mem["objective"]), f(&st["objective"]));
+    let (fm, fs) = (
+        mem["fixed"].as_array().unwrap(),
+        st["fixed"].as_array().unwrap(),
+    );
+    assert_eq!(fm.len(), fs.len());
+    let mut beta: f64 = 0.0;
+    for (a, b) in fm.iter().zip(fs) {
+        assert_eq!(a["term"], b["term"]);
+        beta = beta.max((f(&a["estimate"]) - f(&b["estimate"])).abs() / f(&a["se"]));
+        assert!(rel(f(&a["se"]), f(&b["se"])) < 1e-4, "{a} {b}");
+    }
+    let mut var = rel(
+        f(&mem["residual"]["variance"]),
+        f(&st["residual"]["variance"]),
+    );
+    for (a, b) in mem["random"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(st["random"].as_array().unwrap())
+    {
+        assert_eq!(a["group"], b["group"]);
+        var = var.max(rel(f(&a["variance"]), f(&b["variance"])));
+    }
+    assert!(
+        st["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("read in one pass")),
+        "the report says how the file was read"
+    );
+    (objective, beta, var)
+}
+
+/// `lmm` fits random-intercept models in one pass: the same model as in
+/// memory, found by a different optimiser on the same likelihood, so the
+/// objectives agree to rounding (measured: at most 8e-13 relative) and the
+/// parameters to the optimisers' tolerance (measured: fixed effects within
+/// 2.4e-7 standard errors, variances within 8.2e-6 relative); allowed:
+/// 1e-10, 1e-4 standard errors and 1e-4. Nested (simulated clinics), crossed
+/// (Penicillin) and one grouping factor (sleepstudy). Models that need the rows are refused under
+/// `--ingest stream`, naming why.
+#[test]
+fn lmm_streams_random_intercept_models() {
+    let dir = tempdir("stream-lmm");
+    let sim = dir.join("sim.csv");
+    let o = run(&[
+        "simulate",
+        "--clients",
+        "20000",
+        "--therapists",
+        "200",
+        "--sites",
+        "6",
+        "--seed",
+        "23",
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let f = sim.to_str().unwrap();
+    let mut cases: Vec<(String, String, Vec<&str>)> = vec![
+        (
+            f.into(),
+            "post ~ pre + alliance + technique + (1|therapist) + (1|site)".into(),
+            vec![],
+        ),
+        (
+            f.into(),
+            "post ~ pre + (1|therapist)".into(),
+            vec!["--where", "sessions >= 4"],
+        ),
+        (
+            f.into(),
+            "post ~ technique + (1|site) + (1|therapist)".into(),
+            vec!["--ml"],
+        ),
+    ];
+    if let Some(shared) = shared() {
+        let lme4 = shared.join("datasets/lme4");
+        let file = |n: &str| lme4.join(n).to_str().unwrap().to_string();
+        // crossed (Penicillin), and one factor (sleepstudy)
+        cases.push((
+            file("Penicillin.csv"),
+            "diameter ~ 1 + (1|plate) + (1|sample)".into(),
+            vec![],
+        ));
+        cases.push((
+            file("sleepstudy.csv"),
+            "Reaction ~ Days + (1|Subject)".into(),
+            vec![],
+        ));
+    }
+    for (file, formula, extra) in &cases {
+        let mem = lmm(file, formula, "memory", extra);
+        let st = lmm(file, formula, "stream", extra);
+        let (objective, beta, var) = lmm_differences(&mem, &st);
+        eprintln!("{formula}: objective {objective:e}, fixed {beta:e} SE, variances {var:e}");
+        assert!(objective < 1e-10 && beta < 1e-4 && var < 1e-4, "{formula}");
+    }
+    for (formula, extra, why) in [
+        (
+            "post ~ pre + (pre|therapist)",
+            vec![],
+            "is not a random intercept of one column",
+        ),
+        (
+            "post ~ pre * alliance + (1|therapist)",
+            vec![],
+            "the interaction 'pre:alliance'",
+        ),
+        (
+            "post ~ pre + (1|therapist)",
+            vec!["--ranef"],
+            "--ranef and --plot",
+        ),
+    ] {
+        let mut a = vec!["lmm", f, "--formula", formula, "--ingest", "stream"];
+        a.extend(extra);
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{formula}");
+        let e = stderr(&o);
+        assert!(
+            e.contains("cannot be fitted in one pass") && e.contains(why),
+            "{e}"
+        );
+    }
+}

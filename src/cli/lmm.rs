@@ -41,6 +41,14 @@ pub struct LmmArgs {
     /// the summaries name no therapist).
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["data", "ranef"])]
     pub summaries: Vec<std::path::PathBuf>,
+    /// How DATA is read: `auto` reads a .csv/.tsv/.txt file of 256 MiB or
+    /// more (.parquet: 32 MiB) in one pass when the model has random
+    /// intercepts only, for at most two grouping columns, and main effects
+    /// (per-group sums, bounded memory; no --ranef or --plot), and other
+    /// models and smaller files in memory; `memory` and `stream` force one or
+    /// the other. Both give the same estimates to the optimiser's tolerance.
+    #[arg(long, value_enum, default_value_t = crate::data::stream::Ingest::Auto, help_heading = "Input")]
+    pub ingest: crate::data::stream::Ingest,
     /// --plot: a caterpillar plot of the first grouping factor's conditional
     /// modes (first term) with 95% intervals, ranked.
     #[command(flatten)]
@@ -117,6 +125,147 @@ pub fn build(args: &LmmArgs) -> Result<LmmReport> {
     if !args.summaries.is_empty() {
         return crate::cli::summarise::lmm_from_summaries(args);
     }
+    let mut note = None;
+    if large(args)? {
+        match one_pass(args)? {
+            Ok(report) => return Ok(report),
+            Err(why) if args.ingest == crate::data::stream::Ingest::Stream => {
+                return Err(Error::input(format!(
+                    "--ingest stream: this model cannot be fitted in one pass: {why}; use \
+                     --ingest memory"
+                )));
+            }
+            Err(why) => note = Some(format!("read in memory although the file is large: {why}")),
+        }
+    }
+    let mut report = in_memory(args)?;
+    report.notes.extend(note);
+    Ok(report)
+}
+
+/// Whether `--ingest` (and, under `auto`, the file's size) asks for one pass.
+fn large(args: &LmmArgs) -> Result<bool> {
+    let req = args.input.request();
+    let spec = match &req.spec {
+        Some(p) => Some(crate::data::roles::Spec::read(p)?),
+        None => None,
+    };
+    let path = crate::data::input::data_path(&req, spec.as_ref());
+    Ok(crate::data::stream::wants_stream(
+        args.ingest,
+        path.as_deref(),
+    ))
+}
+
+/// The model fitted from one pass over DATA: its response as the outcome,
+/// its one or two grouping columns as therapist and site, its fixed terms as
+/// covariates, per-group sums as `summarise` accumulates them (so a text
+/// column is coded as R's treatment contrasts), fitted as from summaries.
+/// `Ok(Err(why))`: the model needs the rows themselves.
+fn one_pass(args: &LmmArgs) -> Result<std::result::Result<LmmReport, String>> {
+    use crate::data::roles::{RoleSource, Roles};
+    let f = formula::parse(&args.formula)?;
+    if args.ranef || args.figure.plot.is_some() {
+        return Ok(Err(
+            "--ranef and --plot list each group's effect, which per-group sums do not give".into(),
+        ));
+    }
+    if !f.fixed.intercept {
+        return Ok(Err("the model has no intercept".into()));
+    }
+    let mut groups: Vec<&str> = Vec::new();
+    for r in &f.random {
+        if !(r.lhs.intercept && r.lhs.terms.is_empty() && r.group.len() == 1) {
+            return Ok(Err(format!(
+                "'{}' is not a random intercept of one column",
+                f.group_label(&r.group)
+            )));
+        }
+        let g = f.vars[r.group[0]].as_str();
+        if groups.contains(&g) {
+            return Ok(Err(format!("'{g}' has two random terms")));
+        }
+        groups.push(g);
+    }
+    if groups.is_empty() || groups.len() > 2 {
+        return Ok(Err(format!(
+            "one pass fits one or two random intercepts; the model has {}",
+            groups.len()
+        )));
+    }
+    let mut covariates = Vec::new();
+    for t in &f.fixed.terms {
+        if t.len() != 1 {
+            return Ok(Err(format!(
+                "the interaction '{}' needs the rows",
+                f.term_label(t)
+            )));
+        }
+        let v = f.vars[t[0]].clone();
+        if groups.contains(&v.as_str()) {
+            return Ok(Err(format!("'{v}' is both a fixed and a grouping term")));
+        }
+        covariates.push(v);
+    }
+    let mut roles = Roles {
+        assigned: Vec::new(),
+        covariates,
+        covariates_source: Some(RoleSource::Flag),
+    };
+    roles.set(Role::Post, &f.vars[f.response], RoleSource::Flag);
+    roles.set(Role::Therapist, groups[0], RoleSource::Flag);
+    if let Some(site) = groups.get(1) {
+        roles.set(Role::Site, site, RoleSource::Flag);
+    }
+    let vargs = crate::cli::variance::VarianceArgs {
+        input: args.input.clone(),
+        split_alliance: false,
+        factors: Vec::new(),
+        summaries: Vec::new(),
+        ingest: args.ingest,
+        bootstrap: Some(0),
+        bootstrap_scheme: crate::cli::variance::SchemeArg::TwoStage,
+        seed: 1,
+        level: 95.0,
+        figure: args.figure.clone(),
+        out: args.out.clone(),
+    };
+    use crate::cli::variance::CROSSED_NOTE;
+    use crate::cli::variance_stream::{design_from_stream, Streamed};
+    match design_from_stream(&vargs, false, Purpose::Analyse, Some(&roles))? {
+        Streamed::Ineligible(why) => Ok(Err(why)),
+        Streamed::Design(d) => {
+            let mut report = crate::cli::summarise::lmm_from_design(args, &f, *d)?;
+            // lme4's order of random terms: by number of levels, most first
+            let fit = &mut report.fit;
+            if fit.groups.len() == 2 && fit.groups[1].levels > fit.groups[0].levels {
+                fit.groups.swap(0, 1);
+                fit.random.swap(0, 1);
+                fit.theta.swap(0, 1);
+            }
+            // (the design's notes on therapists and the bootstrap are
+            // `variance`'s)
+            report
+                .notes
+                .retain(|n| n != CROSSED_NOTE && !n.starts_with("read in one pass"));
+            report.notes.push(format!(
+                "read in one pass (--ingest {}): fitted from per-group sums of {} rows (the \
+                 cross-products of the model's columns in each group, which give the same \
+                 likelihood as the rows for random-intercept models), never all rows in memory",
+                if args.ingest == crate::data::stream::Ingest::Stream {
+                    "stream"
+                } else {
+                    "auto: a large file"
+                },
+                report.input.rows_read
+            ));
+            Ok(Ok(report))
+        }
+    }
+}
+
+/// The model fitted from the rows, read in memory.
+fn in_memory(args: &LmmArgs) -> Result<LmmReport> {
     let p = prepare(&args.input.request(), Purpose::Analyse)?;
     let t = &p.table;
     let f = formula::parse(&args.formula)?;

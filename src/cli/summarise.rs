@@ -644,6 +644,16 @@ pub(crate) fn lmm_from_summaries(
 ) -> Result<crate::cli::lmm::LmmReport> {
     let f = crate::stats::lmm::formula::parse(&args.formula)?;
     let d = merge(&args.summaries)?;
+    lmm_from_design(args, &f, d)
+}
+
+/// A model with random intercepts fitted from per-therapist (and per-site)
+/// sums: merged summary files, or one pass over a large file (`lmm`).
+pub(crate) fn lmm_from_design(
+    args: &crate::cli::lmm::LmmArgs,
+    f: &crate::stats::lmm::formula::Formula,
+    d: Design,
+) -> Result<crate::cli::lmm::LmmReport> {
     let available = || {
         let mut cols: Vec<&str> = d.sources.iter().skip(1).map(|(c, _)| c.as_str()).collect();
         cols.dedup();

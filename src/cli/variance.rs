@@ -236,7 +236,8 @@ pub(crate) fn design(args: &VarianceArgs, one_hot: bool) -> Result<Design> {
     if !wants_stream(args.ingest, path.as_deref()) {
         return design_from_data(args, one_hot);
     }
-    match crate::cli::variance_stream::design_from_stream(args, one_hot)? {
+    let clients = crate::data::input::Purpose::AnalyseClients;
+    match crate::cli::variance_stream::design_from_stream(args, one_hot, clients, None)? {
         crate::cli::variance_stream::Streamed::Design(d) => Ok(*d),
         crate::cli::variance_stream::Streamed::Ineligible(why) => {
             if args.ingest == Ingest::Stream {

@@ -133,7 +133,15 @@ fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<ClientRow>) -
     Err(repeated_clients_error(&s.path, repeated, problems))
 }
 
-pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<Streamed> {
+/// `purpose` and `roles`: as `variance` reads a file (AnalyseClients, the
+/// input layer's roles), or as `lmm` reads it (rows, with the roles its
+/// formula gives: [`crate::cli::lmm`]).
+pub(crate) fn design_from_stream(
+    args: &VarianceArgs,
+    one_hot: bool,
+    purpose: Purpose,
+    roles: Option<&crate::data::roles::Roles>,
+) -> Result<Streamed> {
     if args.split_alliance {
         return Ok(Streamed::Ineligible(
             "--split-alliance needs each therapist's mean alliance before the first row is \
@@ -141,7 +149,10 @@ pub(crate) fn design_from_stream(args: &VarianceArgs, one_hot: bool) -> Result<S
                 .into(),
         ));
     }
-    let (p, path) = prepare_head(&args.input.request(), Purpose::AnalyseClients)?;
+    let (mut p, path) = prepare_head(&args.input.request(), purpose)?;
+    if let Some(r) = roles {
+        p.roles = r.clone();
+    }
     if p.long {
         return Ok(Streamed::Ineligible(
             "long (session-by-session) data are turned into one row per client first".into(),
