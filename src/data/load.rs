@@ -571,46 +571,66 @@ pub(crate) fn parquet_table(
 /// booleans as 0/1) become numbers; strings and categoricals text (trimmed,
 /// missing-value tokens missing); dates ISO text.
 pub(crate) fn parquet_columns(file: &str, df: polars::prelude::DataFrame) -> Result<Vec<Column>> {
-    use polars::prelude::DataType;
     let mut columns = Vec::with_capacity(df.width());
     for col in df.columns() {
-        let s = col.as_materialized_series();
-        let name = s.name().to_string();
-        let dtype = s.dtype().clone();
-        let column = if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
-            let f = s
-                .cast(&DataType::Float64)
-                .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?;
-            let ca = f
-                .f64()
-                .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?;
-            let v: Vec<f64> = ca
-                .iter()
-                .map(|x| x.filter(|v| v.is_finite()).unwrap_or(f64::NAN))
-                .collect();
-            Column::num(name, v)
-        } else {
-            let st = s.cast(&DataType::String).map_err(|_| {
-                Error::input(format!(
-                    "{file}: column '{name}' has type {dtype}, which outcomes cannot read; \
-                     accepted: numbers, booleans, text, categoricals, dates"
-                ))
-            })?;
-            let ca = st
-                .str()
-                .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?;
-            let v: Vec<Option<String>> = ca
-                .iter()
-                .map(|x| {
-                    x.map(|t| t.trim().to_string())
-                        .filter(|t| !is_missing_token(t))
-                })
-                .collect();
-            Column::str(name, v)
-        };
-        columns.push(column);
+        let (name, data) = parquet_data(file, col)?;
+        columns.push(match data {
+            ParquetData::Num(v) => Column::num(name, v),
+            ParquetData::Text(ca) => Column::str(
+                name,
+                ca.iter()
+                    .map(|x| parquet_text(x).map(str::to_string))
+                    .collect(),
+            ),
+        });
     }
     Ok(columns)
+}
+
+/// A Parquet column as outcomes reads it: numbers and booleans as numbers
+/// (non-finite ones missing), anything else cast to text.
+pub(crate) enum ParquetData {
+    Num(Vec<f64>),
+    Text(polars::prelude::StringChunked),
+}
+
+pub(crate) fn parquet_data(
+    file: &str,
+    col: &polars::prelude::Column,
+) -> Result<(String, ParquetData)> {
+    use polars::prelude::DataType;
+    let s = col.as_materialized_series();
+    let name = s.name().to_string();
+    let dtype = s.dtype().clone();
+    if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
+        let f = s
+            .cast(&DataType::Float64)
+            .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?;
+        let ca = f
+            .f64()
+            .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?;
+        let v: Vec<f64> = ca
+            .iter()
+            .map(|x| x.filter(|v| v.is_finite()).unwrap_or(f64::NAN))
+            .collect();
+        return Ok((name, ParquetData::Num(v)));
+    }
+    let st = s.cast(&DataType::String).map_err(|_| {
+        Error::input(format!(
+            "{file}: column '{name}' has type {dtype}, which outcomes cannot read; \
+             accepted: numbers, booleans, text, categoricals, dates"
+        ))
+    })?;
+    let ca = st
+        .str()
+        .map_err(|e| Error::other(format!("{file}: column '{name}': {e}")))?
+        .clone();
+    Ok((name, ParquetData::Text(ca)))
+}
+
+/// A Parquet text cell as a table cell: trimmed, missing-value tokens missing.
+pub(crate) fn parquet_text(cell: Option<&str>) -> Option<&str> {
+    cell.map(str::trim).filter(|t| !is_missing_token(t))
 }
 
 /// ISO text of a spreadsheet date (calamine converts the serial number,

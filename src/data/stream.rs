@@ -32,10 +32,10 @@
 //! hands them to the caller. Blocks and worker counts do not change what the
 //! caller gets (`tests`).
 
-use super::load::{parquet_columns, sha256_hex};
+use super::load::{parquet_data, parquet_text, sha256_hex, ParquetData};
 use super::privacy::FastMap;
 use super::split;
-use super::table::{is_missing_token, parse_number, Column, ColumnData, Table, MISSING_TOKENS};
+use super::table::{is_missing_token, parse_number, Column, Table, MISSING_TOKENS};
 use crate::error::{Error, Problem, Problems, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -963,45 +963,54 @@ fn read_parquet(
             .with_slice(Some((offset, n)));
         r.set_metadata(meta.clone());
         let df = r.finish().map_err(|e| parquet_error(shown, e))?;
-        let columns = parquet_columns(shown, df)?;
-        let mut out = Vec::with_capacity(cols.len());
-        for ((c, (_, kind)), ks) in columns.into_iter().zip(cols).zip(keys.iter_mut()) {
-            out.push(match (c.data, kind) {
-                (ColumnData::Num(v), Kind::Num) => ChunkCol::Num(v),
-                (ColumnData::Num(v), Kind::Key) => ChunkCol::Key(
-                    v.iter()
-                        .map(|&x| {
-                            if x.is_nan() {
-                                MISSING
-                            } else {
-                                ks.code(&super::table::format_num(x))
-                            }
-                        })
-                        .collect(),
-                ),
-                (ColumnData::Str(v), Kind::Key) => ChunkCol::Key(
-                    v.iter()
-                        .map(|s| s.as_deref().map_or(MISSING, |s| ks.code(s)))
-                        .collect(),
-                ),
-                (ColumnData::Num(v), Kind::Id { .. }) => ChunkCol::Id(
-                    v.iter()
-                        .map(|&x| if x.is_nan() { 0 } else { id_of_number(x) })
-                        .collect(),
-                ),
-                (ColumnData::Str(v), Kind::Id { .. }) => ChunkCol::Id(
-                    v.iter()
-                        .map(|s| s.as_deref().map_or(0, |s| id_of_text(s, false, false)))
-                        .collect(),
-                ),
-                (ColumnData::Str(_), Kind::Num) => {
-                    return Err(Error::other(format!(
-                        "{shown}: column '{}' changed type between row groups",
-                        c.name
-                    )))
-                }
-            });
-        }
+        let columns: Vec<(String, ParquetData)> = df
+            .columns()
+            .iter()
+            .map(|c| parquet_data(shown, c))
+            .collect::<Result<_>>()?;
+        // a column at a time, each with its own key set: on all cores
+        use rayon::prelude::*;
+        let out: Vec<ChunkCol> = columns
+            .into_par_iter()
+            .zip(cols.par_iter())
+            .zip(keys.par_iter_mut())
+            .map(|(((name, data), (_, kind)), ks)| {
+                Ok(match (data, kind) {
+                    (ParquetData::Num(v), Kind::Num) => ChunkCol::Num(v),
+                    (ParquetData::Num(v), Kind::Key) => ChunkCol::Key(
+                        v.iter()
+                            .map(|&x| {
+                                if x.is_nan() {
+                                    MISSING
+                                } else {
+                                    ks.code(&super::table::format_num(x))
+                                }
+                            })
+                            .collect(),
+                    ),
+                    (ParquetData::Text(ca), Kind::Key) => ChunkCol::Key(
+                        ca.iter()
+                            .map(|s| parquet_text(s).map_or(MISSING, |s| ks.code(s)))
+                            .collect(),
+                    ),
+                    (ParquetData::Num(v), Kind::Id { .. }) => ChunkCol::Id(
+                        v.iter()
+                            .map(|&x| if x.is_nan() { 0 } else { id_of_number(x) })
+                            .collect(),
+                    ),
+                    (ParquetData::Text(ca), Kind::Id { .. }) => ChunkCol::Id(
+                        ca.iter()
+                            .map(|s| parquet_text(s).map_or(0, |s| id_of_text(s, false, false)))
+                            .collect(),
+                    ),
+                    (ParquetData::Text(_), Kind::Num) => {
+                        return Err(Error::other(format!(
+                            "{shown}: column '{name}' changed type between row groups"
+                        )))
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
         let chunk = Chunk {
             pos: (offset as u64 + 1..=(offset + n) as u64).collect(),
             cols: out,
