@@ -85,6 +85,19 @@ fn stream_equals_memory_on_simulated_clinics() {
             &variance(f, "memory", &extra),
             &variance(f, "stream", &extra),
         );
+        // group-mean centred alliance: the therapists' means come from the
+        // cells' sums (measured on the demo data: coefficients and SEs
+        // within 7e-10 relative)
+        let extra = ["--split-alliance"];
+        let (mem, st) = (variance(f, "memory", &extra), variance(f, "stream", &extra));
+        same(&mem, &st);
+        for part in ["within", "between", "contextual"] {
+            for k in ["estimate", "se"] {
+                let a = mem["alliance"][part][k].as_f64().unwrap();
+                let b = st["alliance"][part][k].as_f64().unwrap();
+                assert!((a - b).abs() <= 1e-6 * a.abs(), "{part} {k}: {a} {b}");
+            }
+        }
     }
 }
 

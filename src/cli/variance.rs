@@ -622,6 +622,15 @@ impl FactorList {
     }
 }
 
+/// What `--split-alliance` makes of the alliance column `a`.
+pub(crate) fn split_alliance_note(a: &str) -> String {
+    format!(
+        "--split-alliance: {a}_within = {a} minus the therapist's mean {a} over the analysed \
+         clients, {a}_between = that mean (group-mean centring, Baldwin, Wampold & Imel 2007; \
+         Enders & Tofighi 2007)"
+    )
+}
+
 /// The design of a data file. With `one_hot`, a text column gets an
 /// indicator for every level (no reference level dropped, one level allowed):
 /// the form `outcomes summarise` writes, so that files with different level
@@ -782,11 +791,7 @@ pub(crate) fn design_from_data(args: &VarianceArgs, one_hot: bool) -> Result<Des
                             .collect(),
                     );
                     split_cols = Some((first, first));
-                    notes.push(format!(
-                        "--split-alliance: {a}_within = {a} minus the therapist's mean {a} over \
-                         the analysed clients, {a}_between = that mean (group-mean centring, \
-                         Baldwin, Wampold & Imel 2007; Enders & Tofighi 2007)"
-                    ));
+                    notes.push(split_alliance_note(a));
                     format!("{a}_within")
                 };
                 names.push(name.clone());

@@ -13,8 +13,8 @@
 
 use super::variance::{
     constant_outcome_error, empty_column_error, many_levels_error, nested_warning, one_level_error,
-    plan, site_checks, therapist_checks, too_few_rows_error, too_many_levels, Design, FactorList,
-    Plan, Source, VarianceArgs, CROSSED_NOTE, MAX_FACTOR_LEVELS,
+    plan, site_checks, split_alliance_note, therapist_checks, too_few_rows_error, too_many_levels,
+    Design, FactorList, Plan, Source, VarianceArgs, CROSSED_NOTE, MAX_FACTOR_LEVELS,
 };
 use crate::data::filter::Filter;
 use crate::data::input::{
@@ -142,13 +142,6 @@ pub(crate) fn design_from_stream(
     purpose: Purpose,
     roles: Option<&crate::data::roles::Roles>,
 ) -> Result<Streamed> {
-    if args.split_alliance {
-        return Ok(Streamed::Ineligible(
-            "--split-alliance needs each therapist's mean alliance before the first row is \
-             used"
-                .into(),
-        ));
-    }
     let (mut p, path) = prepare_head(&args.input.request(), purpose)?;
     if let Some(r) = roles {
         p.roles = r.clone();
@@ -207,8 +200,15 @@ pub(crate) fn design_from_stream(
     let def_names: Vec<String> = defs.iter().map(|d| d.0.clone()).collect();
     let mut onehots: Vec<OneHot> = Vec::new();
     let mut width = 1usize; // stream column 0 is y
+                            // the alliance's stream column under --split-alliance
+    let mut split_w: Option<usize> = None;
     for (name, src) in &defs {
         let mut v = Vec::new();
+        if let Source::SplitAlliance(a, false) = src {
+            v.push((a.clone(), Part::Num(chunk_of(a, Kind::Num), width)));
+            split_w = Some(width);
+            width += 1;
+        }
         if let Source::Columns(cs) = src {
             for c in cs {
                 if head_numeric(c) && name != "technique" {
@@ -543,6 +543,7 @@ pub(crate) fn design_from_stream(
     let mut fl = FactorList::default();
     let mut map: Vec<Option<usize>> = vec![None; width];
     let mut tech_levels: Option<Levels> = None;
+    let mut split_cols: Option<(usize, usize)> = None;
     for (name, src) in &defs {
         let first = wnames.len();
         let (terms, cols_used, random) = match src {
@@ -612,7 +613,23 @@ pub(crate) fn design_from_stream(
                     },
                 )
             }
-            Source::SplitAlliance(..) => unreachable!("ineligible above"),
+            // group-mean centring: within = alliance minus the therapist's
+            // mean, between = that mean; the cells' means are set once the
+            // therapists' means are known (below), their deviations are the
+            // alliance's
+            Source::SplitAlliance(a, between) => {
+                let name = format!("{a}_{}", if *between { "between" } else { "within" });
+                if *between {
+                    split_cols = split_cols.map(|(w, _)| (w, first));
+                } else {
+                    map[split_w.expect("a stream column for the alliance")] = Some(first);
+                    split_cols = Some((first, first));
+                    notes.push(split_alliance_note(a));
+                }
+                wnames.push(name.clone());
+                sources.push((name.clone(), None));
+                (vec![name], vec![a.clone()], Random::NONE)
+            }
         };
         fl.push(name, &wnames, first, terms, cols_used, random);
     }
@@ -654,13 +671,32 @@ pub(crate) fn design_from_stream(
     }
 
     // Cells in final codes, pooled where texts share a level, sorted.
+    // --split-alliance: each therapist's mean alliance over the analysed
+    // clients, from its cells' counts and means
+    let mut th_alliance = vec![(0.0, 0.0); th_levels.labels.len()];
+    if let Some(sw) = split_w {
+        for ((tk, _), c) in cell_keys.iter().zip(&cells) {
+            if c.n > 0.0 {
+                let t = &mut th_alliance[th_levels.code[*tk as usize].expect("met") as usize];
+                t.0 += c.n * c.mean(sw);
+                t.1 += c.n;
+            }
+        }
+    }
     let mut pooled: HashMap<(u32, u32), Vec<Moments>> = HashMap::new();
     for ((tk, sk), c) in cell_keys.iter().zip(&cells) {
         let tc = th_levels.code[*tk as usize].expect("met");
         let sc = site_levels
             .as_ref()
             .map_or(0, |sl| sl.code[*sk as usize].expect("met"));
-        pooled.entry((tc, sc)).or_default().push(c.moments(&map, m));
+        let mut mo = c.moments(&map, m);
+        if let Some((wc, bc)) = split_cols {
+            let (sum, count) = th_alliance[tc as usize];
+            let mean = sum / count;
+            mo.1[wc] -= mean;
+            mo.1[bc] = mean;
+        }
+        pooled.entry((tc, sc)).or_default().push(mo);
     }
     let mut keys_sorted: Vec<(u32, u32)> = pooled.keys().copied().collect();
     keys_sorted.sort_unstable();
@@ -706,7 +742,7 @@ pub(crate) fn design_from_stream(
         factors: fl.factors,
         infos: fl.infos,
         formula_terms: fl.formula_terms,
-        split_cols: None,
+        split_cols,
         warnings,
         notes,
         groups,
