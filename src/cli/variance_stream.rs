@@ -200,7 +200,8 @@ pub(crate) fn design_from_stream(
     let def_names: Vec<String> = defs.iter().map(|d| d.0.clone()).collect();
     let mut onehots: Vec<OneHot> = Vec::new();
     let mut width = 1usize; // stream column 0 is y
-                            // the alliance's stream column under --split-alliance
+
+    // the alliance's stream column under --split-alliance
     let mut split_w: Option<usize> = None;
     for (name, src) in &defs {
         let mut v = Vec::new();

@@ -590,7 +590,11 @@ fn read_in_blocks(
             })
         })
         .collect();
+    // only the workers hold the channels' other ends now, so that when they
+    // stop (the caller failed) the reading thread's next send fails and it
+    // stops too, instead of waiting for a reader forever
     drop(done_tx);
+    drop(block_rx);
 
     let mut keys: Vec<KeySet> = vec![KeySet::default(); cols.len()];
     // per worker and used column: the file's code of each worker code
@@ -1225,6 +1229,12 @@ fn lines_at(path: &Path, pos: &[u64]) -> std::io::Result<Vec<u64>> {
 /// chunks kept in memory: for comparing the one-pass reader with the loader
 /// (unit tests and the `stream` fuzz target), not for analyses.
 pub fn read_all(path: &Path) -> Result<(Table, Stream, Vec<Chunk>)> {
+    read_all_in_blocks(path, BLOCK_BYTES)
+}
+
+/// [`read_all`] reading `block` bytes at a time (the `stream` fuzz target
+/// uses tiny blocks, so that records straddle blocks).
+pub fn read_all_in_blocks(path: &Path, block: usize) -> Result<(Table, Stream, Vec<Chunk>)> {
     let h = head(path)?;
     let cols: Vec<(usize, Kind)> = h
         .columns
@@ -1233,7 +1243,7 @@ pub fn read_all(path: &Path) -> Result<(Table, Stream, Vec<Chunk>)> {
         .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
         .collect();
     let mut chunks = Vec::new();
-    let s = read(path, &h, &cols, |c, _| {
+    let s = read_in_blocks(path, &h, &cols, block, |c, _| {
         chunks.push(c.clone());
         Ok(())
     })?;
@@ -1449,6 +1459,28 @@ mod tests {
                 assert_eq!(error_in_blocks(&q, block, workers), fatal, "block {block}");
             }
         }
+    }
+
+    #[test]
+    fn a_failing_caller_stops_every_thread() {
+        let mut text = String::from("a,b\n");
+        for i in 0..HEAD_ROWS + 5000 {
+            text.push_str(&format!("{i},x{}\n", i % 7));
+        }
+        let p = write("stop.csv", text.as_bytes());
+        let h = head(&p).unwrap();
+        let cols = vec![(0, Kind::Num), (1, Kind::Key)];
+        // in a thread, so that a reading thread left waiting fails the test
+        // instead of hanging it
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = read_in_blocks(&p, &h, &cols, 256, |_, _| Err(Error::other("stop")));
+            tx.send(r.map(|_| ()).unwrap_err().to_string()).unwrap();
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the reader returns");
+        assert!(e.contains("stop"), "{e}");
     }
 
     #[test]
