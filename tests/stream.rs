@@ -496,6 +496,11 @@ fn lmm_streams_random_intercept_models() {
             vec!["--ranef"],
             "--ranef and --plot",
         ),
+        (
+            "post ~ pre + (1|post)",
+            vec![],
+            "both the response and a grouping column",
+        ),
     ] {
         let mut a = vec!["lmm", f, "--formula", formula, "--ingest", "stream"];
         a.extend(extra);
@@ -506,5 +511,16 @@ fn lmm_streams_random_intercept_models() {
             e.contains("cannot be fitted in one pass") && e.contains(why),
             "{e}"
         );
+    }
+    // columns the file does not have: the in-memory path's message
+    for formula in [
+        "post ~ nonexist + (1|therapist)",
+        "post ~ pre + (1|nonexist)",
+    ] {
+        let o = run(&["lmm", f, "--formula", formula, "--ingest", "stream"]);
+        assert_eq!(o.status.code(), Some(2), "{formula}");
+        let e = stderr(&o);
+        assert!(e.contains("the file has no column 'nonexist'"), "{e}");
+        assert!(!e.contains("panicked"), "{e}");
     }
 }

@@ -182,6 +182,11 @@ fn one_pass(args: &LmmArgs) -> Result<std::result::Result<LmmReport, String>> {
             )));
         }
         let g = f.vars[r.group[0]].as_str();
+        if r.group[0] == f.response {
+            return Ok(Err(format!(
+                "'{g}' is both the response and a grouping column"
+            )));
+        }
         if groups.contains(&g) {
             return Ok(Err(format!("'{g}' has two random terms")));
         }

@@ -144,6 +144,21 @@ pub(crate) fn design_from_stream(
 ) -> Result<Streamed> {
     let (mut p, path) = prepare_head(&args.input.request(), purpose)?;
     if let Some(r) = roles {
+        // (the input layer checks the columns of the roles it finds; these
+        // come from a model formula)
+        let t = &p.table;
+        let named = r.assigned.iter().map(|a| &a.column).chain(&r.covariates);
+        let absent: Vec<String> = named
+            .filter(|c| t.index_of(c).is_none())
+            .map(|c| format!("'{c}'"))
+            .collect();
+        if !absent.is_empty() {
+            return Err(Error::input(format!(
+                "--formula: the file has no column {}; the file has: {}",
+                absent.join(", "),
+                t.names_for_message()
+            )));
+        }
         p.roles = r.clone();
     }
     if p.long {
