@@ -44,9 +44,6 @@ use std::path::Path;
 /// Data rows the head sample holds (roles, types, privacy audit).
 pub const HEAD_ROWS: usize = 20_000;
 
-/// Rows per chunk handed to the caller.
-pub const CHUNK_ROWS: usize = 65_536;
-
 /// `--ingest auto` streams delimited files of at least this many bytes
 /// (about 7 million clients of the simulated layout)...
 pub const AUTO_BYTES: u64 = 256 * 1024 * 1024;
