@@ -27,7 +27,6 @@ use crate::data::table::{format_num, parse_number};
 use crate::error::{Error, Result};
 use crate::stats::variance::ri::Random;
 use crate::stats::variance::units::{pool_moments, Growing, Moments, Units};
-use rayon::slice::ParallelSliceMut;
 use serde_json::{json, Map};
 use std::collections::HashMap;
 
@@ -103,15 +102,21 @@ const NONE: usize = usize::MAX;
 /// position of its row: 24 bytes a row, where (u128, u64) would take 32.
 type ClientRow = (u64, u64, u64);
 
+/// Buckets of client IDs (the top byte of a Fibonacci hash of the ID).
+const ID_BUCKETS: usize = 256;
+
 /// Refuses repeated client IDs among the rows the filter kept (`ids`: ID
 /// value and position), as the in-memory path does
 /// (`data::input::check_unique_clients`), naming the lines of each.
-fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<ClientRow>) -> Result<()> {
-    // (a total order: the offsets differ, so the result is the same
-    // whatever the threads)
-    ids.par_sort_unstable();
+fn repeated_clients(s: &stream::Stream, client: &str, mut ids: Vec<Vec<ClientRow>>) -> Result<()> {
+    // Each bucket sorted on its own, on all cores: equal IDs share a bucket,
+    // and a bucket is small enough to sort in cache. (A total order: the
+    // offsets differ, so the result is the same whatever the threads.)
+    use rayon::prelude::*;
+    ids.par_iter_mut().for_each(|b| b.sort_unstable());
     let mut groups: Vec<&[ClientRow]> = ids
-        .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+        .iter()
+        .flat_map(|b| b.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)))
         .filter(|g| g.len() > 1)
         .collect();
     if groups.is_empty() {
@@ -295,7 +300,8 @@ pub(crate) fn design_from_stream(
     });
 
     // The pass.
-    let mut ids: Vec<ClientRow> = Vec::new();
+    // client IDs in ID_BUCKETS buckets by a hash of the ID
+    let mut ids: Vec<Vec<ClientRow>> = vec![Vec::new(); ID_BUCKETS];
     let mut cells: Vec<Growing> = Vec::new();
     let mut cell_of: FastMap<u64, usize> = FastMap::default();
     // per therapist code: its last (site code, cell, technique code)
@@ -369,7 +375,9 @@ pub(crate) fn design_from_stream(
                 continue;
             }
             if let Some(id) = client_ids.map(|v| v[r]).filter(|&id| id != 0) {
-                ids.push(((id >> 64) as u64, id as u64, chunk.pos[r]));
+                let (hi, lo) = ((id >> 64) as u64, id as u64);
+                let bucket = ((hi ^ lo).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize;
+                ids[bucket].push((hi, lo, chunk.pos[r]));
             }
             if first_missing[r] < none {
                 dropped[first_missing[r]] += 1;
