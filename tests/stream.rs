@@ -14,6 +14,25 @@ mod common;
 use common::*;
 use serde_json::Value;
 
+/// `outcomes simulate` of `clients`, `therapists` and `sites` with `seed`
+/// to `path` (CSV or Parquet by its extension).
+fn simulate(path: &std::path::Path, clients: &str, therapists: &str, sites: &str, seed: &str) {
+    let o = run(&[
+        "simulate",
+        "--clients",
+        clients,
+        "--therapists",
+        therapists,
+        "--sites",
+        sites,
+        "--seed",
+        seed,
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 fn variance(file: &str, ingest: &str, extra: &[&str]) -> Value {
     let mut a = vec![
         "variance",
@@ -58,20 +77,7 @@ fn stream_equals_memory_on_simulated_clinics() {
     let dir = tempdir("stream-sim");
     for (seed, sites) in [("21", "6"), ("22", "1")] {
         let sim = dir.join(format!("sim{seed}.csv"));
-        let o = run(&[
-            "simulate",
-            "--clients",
-            "30000",
-            "--therapists",
-            "240",
-            "--sites",
-            sites,
-            "--seed",
-            seed,
-            "-o",
-            sim.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        simulate(&sim, "30000", "240", sites, seed);
         let f = sim.to_str().unwrap();
         same(&variance(f, "memory", &[]), &variance(f, "stream", &[]));
         // a filter, and a factor from extra columns
@@ -190,20 +196,7 @@ fn parquet_and_csv_stream_to_the_same_numbers() {
     let mut v = Vec::new();
     for ext in ["csv", "parquet"] {
         let p = dir.join(format!("sim.{ext}"));
-        let o = run(&[
-            "simulate",
-            "--clients",
-            "20000",
-            "--therapists",
-            "150",
-            "--sites",
-            "5",
-            "--seed",
-            "4",
-            "-o",
-            p.to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        simulate(&p, "20000", "150", "5", "4");
         v.push(variance(p.to_str().unwrap(), "stream", &[]));
     }
     same(
@@ -225,20 +218,7 @@ fn parquet_and_csv_stream_to_the_same_numbers() {
 fn summarise_streams_too() {
     let dir = tempdir("stream-summarise");
     let sim = dir.join("sim.csv");
-    let o = run(&[
-        "simulate",
-        "--clients",
-        "6000",
-        "--therapists",
-        "80",
-        "--sites",
-        "4",
-        "--seed",
-        "8",
-        "-o",
-        sim.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    simulate(&sim, "6000", "80", "4", "8");
     let mut files = Vec::new();
     for ingest in ["memory", "stream"] {
         let out = dir.join(format!("{ingest}.json"));
@@ -426,20 +406,7 @@ fn lmm_differences(mem: &Value, st: &Value) -> (f64, f64, f64) {
 fn lmm_streams_random_intercept_models() {
     let dir = tempdir("stream-lmm");
     let sim = dir.join("sim.csv");
-    let o = run(&[
-        "simulate",
-        "--clients",
-        "20000",
-        "--therapists",
-        "200",
-        "--sites",
-        "6",
-        "--seed",
-        "23",
-        "-o",
-        sim.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    simulate(&sim, "20000", "200", "6", "23");
     let f = sim.to_str().unwrap();
     let mut cases: Vec<(String, String, Vec<&str>)> = vec![
         (

@@ -222,19 +222,7 @@ fn one_pass(args: &LmmArgs) -> Result<std::result::Result<LmmReport, String>> {
     if let Some(site) = groups.get(1) {
         roles.set(Role::Site, site, RoleSource::Flag);
     }
-    let vargs = crate::cli::variance::VarianceArgs {
-        input: args.input.clone(),
-        split_alliance: false,
-        factors: Vec::new(),
-        summaries: Vec::new(),
-        ingest: args.ingest,
-        bootstrap: Some(0),
-        bootstrap_scheme: crate::cli::variance::SchemeArg::TwoStage,
-        seed: 1,
-        level: 95.0,
-        figure: args.figure.clone(),
-        out: args.out.clone(),
-    };
+    let vargs = crate::cli::variance::VarianceArgs::design_only(args.input.clone(), args.ingest);
     use crate::cli::variance::CROSSED_NOTE;
     use crate::cli::variance_stream::{design_from_stream, Streamed};
     match design_from_stream(&vargs, false, Purpose::Analyse, Some(&roles))? {

@@ -173,26 +173,7 @@ fn full_from_upper(m: usize, up: &[f64]) -> Vec<f64> {
 }
 
 pub fn build(args: &SummariseArgs) -> Result<SummaryFile> {
-    let vargs = VarianceArgs {
-        input: args.input.clone(),
-        split_alliance: false,
-        factors: Vec::new(),
-        summaries: Vec::new(),
-        ingest: args.ingest,
-        bootstrap: Some(0),
-        bootstrap_scheme: crate::cli::variance::SchemeArg::TwoStage,
-        seed: 1,
-        level: 95.0,
-        figure: crate::cli::common::FigureArgs {
-            plot: None,
-            width: crate::plot::Width::Single,
-            dpi: crate::plot::DEFAULT_DPI,
-        },
-        out: crate::cli::common::OutputArgs {
-            format: crate::output::OutFormat::Json,
-            output: None,
-        },
-    };
+    let vargs = VarianceArgs::design_only(args.input.clone(), args.ingest);
     let d = crate::cli::variance::design(&vargs, true)?;
     if !d.units.has_therapist {
         return Err(Error::input(

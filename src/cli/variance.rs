@@ -72,6 +72,33 @@ pub struct VarianceArgs {
     pub out: OutputArgs,
 }
 
+impl VarianceArgs {
+    /// Arguments that build only the design of `input` (no fits, no
+    /// bootstrap, no figure): what `summarise` and one-pass `lmm` need.
+    pub(crate) fn design_only(input: InputArgs, ingest: Ingest) -> VarianceArgs {
+        VarianceArgs {
+            input,
+            split_alliance: false,
+            factors: Vec::new(),
+            summaries: Vec::new(),
+            ingest,
+            bootstrap: Some(0),
+            bootstrap_scheme: SchemeArg::TwoStage,
+            seed: 1,
+            level: 95.0,
+            figure: FigureArgs {
+                plot: None,
+                width: crate::plot::Width::Single,
+                dpi: crate::plot::DEFAULT_DPI,
+            },
+            out: OutputArgs {
+                format: crate::output::OutFormat::Json,
+                output: None,
+            },
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemeArg {
     Therapists,

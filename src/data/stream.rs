@@ -1411,18 +1411,11 @@ mod tests {
     /// The error of reading every column of `p` in blocks of `block` bytes on
     /// `workers` threads.
     fn error_in_blocks(p: &Path, block: usize, workers: usize) -> String {
-        let h = head(p).unwrap();
-        let cols: Vec<(usize, Kind)> = h
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, if c.is_numeric() { Kind::Num } else { Kind::Key }))
-            .collect();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
             .build()
             .unwrap();
-        pool.install(|| read_in_blocks(p, &h, &cols, block, |_, _| Ok(())))
+        pool.install(|| read_all_in_blocks(p, block))
             .unwrap_err()
             .to_string()
     }
