@@ -164,7 +164,7 @@ fn small_heavy_count() -> impl Strategy<Value = u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(500))]
 
     /// On any table: every 1–7 is `*`, every shown count is a multiple of 5
     /// (a rounded count), and no row or column whose total is shown (totals

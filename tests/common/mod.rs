@@ -83,3 +83,23 @@ pub fn fit_differences(a: &serde_json::Value, b: &serde_json::Value) -> (f64, f6
     }
     (sig, share)
 }
+
+/// Proptest settings for this crate's property tests: `cases` cases, no
+/// regression files, and a fixed seed, so that a CI run is reproducible and
+/// a failure can be rerun as it happened. `PROPTEST_RNG_SEED=<u64>` (read by
+/// `ProptestConfig::default`) explores other cases; `PROPTEST_CASES` more of
+/// them.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let mut c = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        c.cases = cases;
+    }
+    if matches!(c.rng_seed, RngSeed::Random) {
+        c.rng_seed = RngSeed::Fixed(0x6f75_7463_6f6d_6573);
+    }
+    c
+}
