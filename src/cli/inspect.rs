@@ -13,7 +13,7 @@ use crate::output::{emit, to_json, OutFormat};
 use crate::stats::describe::quantile_sorted;
 use clap::Args;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Args, Debug, Clone)]
 pub struct InspectArgs {
@@ -107,19 +107,12 @@ fn summarise_sizes(mut sizes: Vec<f64>) -> Option<SizeSummary> {
 
 fn group_info(table: &Table, column: &str) -> Option<GroupInfo> {
     let col = table.column(column)?;
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    let mut missing = 0;
-    for r in 0..col.len() {
-        match col.key(r) {
-            Some(k) => *counts.entry(k).or_insert(0) += 1,
-            None => missing += 1,
-        }
-    }
+    let (counts, missing) = col.level_counts();
     Some(GroupInfo {
         column: column.to_string(),
         levels: counts.len(),
         missing,
-        size: summarise_sizes(counts.values().map(|&c| c as f64).collect()),
+        size: summarise_sizes(counts.iter().map(|&c| c as f64).collect()),
     })
 }
 
@@ -159,12 +152,7 @@ pub fn build(args: &InspectArgs) -> Result<InspectReport> {
         .columns
         .iter()
         .map(|c| {
-            let mut distinct = HashSet::new();
-            for r in 0..c.len() {
-                if let Some(k) = c.key(r) {
-                    distinct.insert(k);
-                }
-            }
+            let distinct = c.level_counts().0;
             let (min, max) = match c.as_num() {
                 Some(v) => {
                     let xs = v.iter().filter(|x| !x.is_nan());

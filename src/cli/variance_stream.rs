@@ -16,11 +16,11 @@ use super::variance::{
     plan, site_checks, split_alliance_note, therapist_checks, too_few_rows_error, too_many_levels,
     Design, FactorList, Plan, Source, VarianceArgs, CROSSED_NOTE, MAX_FACTOR_LEVELS,
 };
+use crate::data::fasthash::FastMap;
 use crate::data::filter::Filter;
 use crate::data::input::{
     prepare_head, repeated_client_problem, repeated_clients_error, Exclusion, InputInfo, Purpose,
 };
-use crate::data::privacy::FastMap;
 use crate::data::roles::Role;
 use crate::data::stream::{self, ChunkCol, KeySet, Kind, MISSING};
 use crate::data::table::{format_num, parse_number};

@@ -124,6 +124,59 @@ fn build_columns(names: Vec<String>, cells: Vec<Vec<Raw>>, decimal_comma: bool) 
         .collect()
 }
 
+/// The trimmed cells of one delimited column, end to end in one buffer (one
+/// allocation per column rather than one per cell).
+#[derive(Default)]
+struct TextColumn {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl TextColumn {
+    fn push(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.ends.push(self.text.len());
+    }
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.text[a..b])
+    }
+}
+
+/// Types delimited columns as [`build_columns`] does (numeric when every
+/// non-missing cell parses as a number, else text), parsing each cell once
+/// and allocating a `String` only for cells of text columns. Columns are
+/// typed in parallel.
+fn text_columns(names: Vec<String>, cells: Vec<TextColumn>, decimal_comma: bool) -> Vec<Column> {
+    use rayon::prelude::*;
+    names
+        .into_par_iter()
+        .zip(cells)
+        .map(|(name, col)| {
+            let mut nums = Vec::with_capacity(col.ends.len());
+            let numeric = col.iter().all(|cell| {
+                if is_missing_token(cell) {
+                    nums.push(f64::NAN);
+                    return true;
+                }
+                parse_number(cell, decimal_comma)
+                    .map(|x| nums.push(x))
+                    .is_some()
+            });
+            let data = if numeric {
+                ColumnData::Num(nums)
+            } else {
+                ColumnData::Str(
+                    col.iter()
+                        .map(|cell| (!is_missing_token(cell)).then(|| cell.to_string()))
+                        .collect(),
+                )
+            };
+            Column { name, data }
+        })
+        .collect()
+}
+
 /// Header names: trimmed; an empty name becomes `...N` (N = 1-based
 /// position, as readr names R's unnamed row-index column); duplicates are
 /// problems.
@@ -357,7 +410,7 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
     let names = header_names(file, header_line, raw_names, &mut problems);
     let ncol = names.len();
 
-    let mut cells: Vec<Vec<String>> = vec![Vec::new(); ncol];
+    let mut cells: Vec<TextColumn> = (0..ncol).map(|_| TextColumn::default()).collect();
     let mut lines: Vec<u64> = Vec::new();
     loop {
         match reader.read_record(&mut record) {
@@ -382,7 +435,7 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
             continue;
         }
         for (c, field) in record.iter().enumerate() {
-            cells[c].push(field.trim().to_string());
+            cells[c].push(field.trim());
         }
         lines.push(line);
     }
@@ -399,23 +452,9 @@ pub fn parse_delimited(file: &str, bytes: &[u8], force: Option<u8>) -> Result<Ta
     }
 
     // R's write.csv2 writes decimal commas: decide for the whole file.
-    let decimal_comma = delimiter != b',' && cells.iter().flatten().any(|s| looks_decimal_comma(s));
-
-    let raw: Vec<Vec<Raw>> = cells
-        .into_iter()
-        .map(|col| {
-            col.into_iter()
-                .map(|s| {
-                    if is_missing_token(&s) {
-                        Raw::Missing
-                    } else {
-                        Raw::Text(s)
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let columns = build_columns(names, raw, decimal_comma);
+    let decimal_comma =
+        delimiter != b',' && cells.iter().any(|c| c.iter().any(looks_decimal_comma));
+    let columns = text_columns(names, cells, decimal_comma);
     Ok(Table {
         source: Source {
             path: file.to_string(),

@@ -32,8 +32,8 @@
 //! hands them to the caller. Blocks and worker counts do not change what the
 //! caller gets (`tests`).
 
+use super::fasthash::FastMap;
 use super::load::{parquet_data, parquet_text, sha256_hex, ParquetData};
-use super::privacy::FastMap;
 use super::split;
 use super::table::{is_missing_token, parse_number, Column, Table, MISSING_TOKENS};
 use crate::error::{Error, Problem, Problems, Result};

@@ -151,6 +151,39 @@ impl Column {
     pub fn key(&self, row: usize) -> Option<String> {
         self.text(row)
     }
+    /// How many rows hold each distinct non-missing value (in order of first
+    /// appearance), and how many are missing: the sizes of the groups that
+    /// [`Column::key`] defines (numbers by value, -0 as 0), without a
+    /// `String` per cell.
+    pub fn level_counts(&self) -> (Vec<usize>, usize) {
+        fn count<K: std::hash::Hash + Eq>(
+            keys: impl Iterator<Item = Option<K>>,
+        ) -> (Vec<usize>, usize) {
+            let mut index: super::fasthash::FastMap<K, usize> = Default::default();
+            let mut counts = Vec::new();
+            let mut missing = 0;
+            for key in keys {
+                match key {
+                    Some(k) => {
+                        let next = counts.len();
+                        let at = *index.entry(k).or_insert(next);
+                        if at == next {
+                            counts.push(0);
+                        }
+                        counts[at] += 1;
+                    }
+                    None => missing += 1,
+                }
+            }
+            (counts, missing)
+        }
+        match &self.data {
+            ColumnData::Num(v) => {
+                count(v.iter().map(|x| (!x.is_nan()).then(|| (x + 0.0).to_bits())))
+            }
+            ColumnData::Str(v) => count(v.iter().map(|c| c.as_deref())),
+        }
+    }
     /// The number of non-missing cells and the rows whose text is not a
     /// number (none for a numeric column): how nearly numeric a text column is.
     pub fn text_not_numbers(&self, decimal_comma: bool) -> (usize, Vec<usize>) {
@@ -313,6 +346,30 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level_counts_group_as_key_does() {
+        let nums = Column::num("t", vec![2.0, -0.0, f64::NAN, 0.0, 2.0, 1.5, 2.0]);
+        assert_eq!(nums.level_counts(), (vec![3, 2, 1], 1));
+        let text = Column::str(
+            "t",
+            vec![
+                Some("b".into()),
+                None,
+                Some("a".into()),
+                Some("b".into()),
+                None,
+            ],
+        );
+        assert_eq!(text.level_counts(), (vec![2, 1], 2));
+        // the same groups as the String keys
+        for col in [&nums, &text] {
+            let mut keys: Vec<String> = (0..col.len()).filter_map(|r| col.key(r)).collect();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), col.level_counts().0.len());
+        }
+    }
 
     #[test]
     fn numbers_with_and_without_decimal_comma() {

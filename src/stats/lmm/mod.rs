@@ -72,7 +72,7 @@ impl Var {
     /// whole column is never sorted: millions of client rows, thousands of
     /// therapists).
     pub fn factor_from_strings<S: AsRef<str>>(values: &[S]) -> Var {
-        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut index: crate::data::fasthash::FastMap<&str, u32> = Default::default();
         let seen: Vec<u32> = values
             .iter()
             .map(|s| {

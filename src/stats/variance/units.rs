@@ -56,19 +56,30 @@ impl Units {
         let n = w.len() / m;
         let site_of = |i: usize| site.map_or(0, |s| s[i]);
         let ther_of = |i: usize| therapist.map_or(0, |t| t[i]);
-        let mut canonical: Vec<usize> = (0..n).collect();
-        canonical.sort_by(|&i, &j| {
-            (ther_of(i), site_of(i))
-                .cmp(&(ther_of(j), site_of(j)))
-                .then_with(|| {
-                    let (a, b) = (&w[i * m..(i + 1) * m], &w[j * m..(j + 1) * m]);
-                    a.iter()
-                        .zip(b)
-                        .map(|(x, y)| x.total_cmp(y))
-                        .find(|o| o.is_ne())
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-        });
+        // By (therapist, site) on a packed integer key first, then each run
+        // of one cell by the row's values: the same order as one comparison
+        // sort on (therapist, site, values), since rows that tie on all three
+        // are the same numbers whichever comes first.
+        let mut keyed: Vec<(u64, usize)> = (0..n)
+            .map(|i| ((u64::from(ther_of(i)) << 32) | u64::from(site_of(i)), i))
+            .collect();
+        keyed.sort_unstable();
+        let mut canonical: Vec<usize> = keyed.iter().map(|&(_, i)| i).collect();
+        let by_values = |&i: &usize, &j: &usize| {
+            let (a, b) = (&w[i * m..(i + 1) * m], &w[j * m..(j + 1) * m]);
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        let mut start = 0;
+        for end in 1..=n {
+            if end == n || keyed[end].0 != keyed[start].0 {
+                canonical[start..end].sort_unstable_by(by_values);
+                start = end;
+            }
+        }
         let mut means = vec![0.0; m];
         for &i in &canonical {
             for (a, v) in w[i * m..(i + 1) * m].iter().enumerate().skip(1) {
