@@ -544,20 +544,13 @@ fn trust_region<F: FnMut(&[f64]) -> f64>(
 /// a quadratic well (fewer points than coefficients, or a pivot of the
 /// scaled design below `1e-3`: the set is not "well poised", Conn,
 /// Scheinberg & Vicente 2009, ch. 3 and §6.2, regression models).
-///
-/// The third value says whether every entry of H was fitted here (`true`)
-/// or the off-diagonal curvature came from `prior` (`false`).
 fn fit_quadratic(
     pts: &[(Vec<f64>, f64)],
     x: &[f64],
     r: f64,
     prior: Option<&[f64]>,
-) -> Option<(Vec<f64>, Vec<f64>, bool)> {
-    if let Some((g, h)) = fit_poly(pts, x, r, true) {
-        return Some((g, h, true));
-    }
-    let (g, h) = prior.and_then(|h| fit_quadratic_diag(pts, x, r, h))?;
-    Some((g, h, false))
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    fit_poly(pts, x, r, true).or_else(|| prior.and_then(|h| fit_quadratic_diag(pts, x, r, h)))
 }
 
 /// The quadratic model with its off-diagonal curvature taken from the
@@ -717,13 +710,14 @@ fn stencil_point(x: &[f64], (i, j, sgn): (usize, usize, f64), h: f64) -> Vec<f64
 /// x + h(eᵢ + eⱼ)) not yet covered are added one at a time. Convergence is
 /// declared only from a model fitted within `r_min` of the iterate, the scale
 /// below which rounding in f dominates (h ∝ ε_f^{1/3}; Nocedal & Wright 2006,
-/// *Numerical Optimization*, 2nd ed., §8.1), and only from a model whose
-/// every curvature entry was fitted at the iterate: a model that carried its
-/// off-diagonal curvature over from an earlier one can be wrong enough to
-/// predict no descent, or a step that fails, near a point that is not the
-/// minimum (seen on a duplicated clinic: stopped 1.4e-7 above the minimum,
-/// θ 5e-5 away; `tests/properties.rs`). Returns `None` if it does not
-/// converge within `max_evals`.
+/// *Numerical Optimization*, 2nd ed., §8.1), and only from a model fitted to
+/// a fresh stencil around the iterate: a model fitted to the points at hand
+/// can predict no descent, or a step that fails, at a point that is not the
+/// minimum, when its off-diagonal curvature was carried over from an earlier
+/// model or its points lie to one side of the iterate (seen: stopped 1.4e-7
+/// above the minimum with θ 5e-5 away, and 1.3e-9 above it with a gradient
+/// of 3e-4 where the true one is 0; `tests/properties.rs`). Returns `None`
+/// if it does not converge within `max_evals`.
 fn model_trust_region<F: FnMut(&[f64]) -> f64>(
     cf: &mut Counted<F>,
     x0: &[f64],
@@ -740,8 +734,8 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
     }
     let mut pts: Vec<(Vec<f64>, f64)> = vec![(x.clone(), fx)];
     let mut h_prev: Option<Vec<f64>> = None;
-    // set when a model with carried-over curvature would have stopped
-    let mut need_full = false;
+    // set when a model not fitted to a fresh stencil would have stopped
+    let mut verify = false;
     let dist = |a: &[f64], b: &[f64]| {
         a.iter()
             .zip(b)
@@ -778,14 +772,21 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
         } else {
             d[want - 1].clamp(r_min, r_max)
         };
-        let prior = if need_full { None } else { h_prev.as_deref() };
-        let mut model = fit_quadratic(&pts, &x, r, prior);
+        let mut model = if verify {
+            None
+        } else {
+            fit_quadratic(&pts, &x, r, h_prev.as_deref())
+        };
         let h = 0.5 * r;
         let mut next = 0;
+        let mut fresh = false;
         while model.is_none() {
-            if next == offsets.len() {
-                // the stencil is covered and the set is still not poised:
-                // fit to the iterate and a fresh stencil only
+            if verify || next == offsets.len() {
+                // a check before stopping, or the stencil is covered and the
+                // set is still not poised: fit to the iterate and a fresh
+                // stencil only
+                verify = false;
+                fresh = true;
                 pts.retain(|(y, _)| dist(y, &x) > r);
                 pts.push((x.clone(), fx));
                 for &o in &offsets {
@@ -807,12 +808,9 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
             if cf.n >= max_evals {
                 return None;
             }
-            model = fit_quadratic(&pts, &x, r, prior);
+            model = fit_quadratic(&pts, &x, r, h_prev.as_deref());
         }
-        let (g, hess, full) = model?;
-        if full {
-            need_full = false;
-        }
+        let (g, hess) = model?;
         h_prev = Some(hess.clone());
         if g.iter().chain(hess.iter()).any(|v| !v.is_finite()) {
             return None;
@@ -824,10 +822,10 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
         let at_floor = r <= r_min * (1.0 + 1e-12);
         if pred <= 1e-15 * (1.0 + fx.abs()) || snorm <= 1e-10 * xs {
             if at_floor {
-                if full {
+                if fresh {
                     return Some((x, fx));
                 }
-                need_full = true;
+                verify = true;
                 continue;
             }
             // no descent seen at this scale: look closer
@@ -854,10 +852,10 @@ fn model_trust_region<F: FnMut(&[f64]) -> f64>(
         } else {
             delta = 0.5 * snorm.min(delta);
             if at_floor && snorm <= 2.0 * r_min {
-                if full {
+                if fresh {
                     return Some((x, fx));
                 }
-                need_full = true;
+                verify = true;
                 continue;
             }
             r_cap = r_cap.min(r.max(r_min));
