@@ -4,13 +4,12 @@
 //! client, and audit privacy. Analysis commands refuse data that hold direct
 //! identifiers unless `--allow-identifiers` is given (contract, `inspect`).
 
-use super::fasthash::FastMap;
 use super::filter::Filter;
 use super::load::{load, LoadOptions};
 use super::long::to_wide;
 use super::privacy::{audit, refuse_identifiers, PrivacyReport};
 use super::roles::{check_numeric, resolve, Role, RoleNames, Roles, Spec};
-use super::table::{ColumnData, Table};
+use super::table::Table;
 use crate::error::{Error, Problem, Result};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -272,14 +271,8 @@ fn check_unique_clients(table: &Table, client: &str) -> Result<()> {
         return Ok(());
     };
     let file = table.source.path.as_str();
-    // (times seen, repeats as (first row, second row)), keyed by the ID's
-    // text, or by a numeric ID's value (-0 as 0, as it prints).
-    let (times, repeats): (Vec<usize>, Vec<(usize, usize)>) = match &col.data {
-        ColumnData::Str(v) => count_repeats(v.iter().map(|c| c.as_deref())),
-        ColumnData::Num(v) => {
-            count_repeats(v.iter().map(|x| (!x.is_nan()).then(|| (x + 0.0).to_bits())))
-        }
-    };
+    let (codes, rep) = col.codes();
+    let (times, repeats) = count_repeats(&codes, rep.len());
     if repeats.is_empty() {
         return Ok(());
     }
@@ -296,18 +289,23 @@ fn check_unique_clients(table: &Table, client: &str) -> Result<()> {
     Err(repeated_clients_error(file, repeats.len(), problems))
 }
 
-/// The keys (None: missing) that occur more than once: for each, in order of
-/// its second occurrence, how many times it occurs and its first two rows.
-fn count_repeats<K: std::hash::Hash + Eq>(
-    keys: impl ExactSizeIterator<Item = Option<K>>,
-) -> (Vec<usize>, Vec<(usize, usize)>) {
-    // key → (first row, times seen, index in `repeats` once seen twice)
-    let mut first: FastMap<K, (usize, usize, usize)> = FastMap::default();
-    first.reserve(keys.len());
+/// The codes (0: missing, else below `levels`; [`Column::codes`]) that occur
+/// more than once: for each, in order of its second occurrence, how many
+/// times it occurs and its first two rows.
+///
+/// [`Column::codes`]: super::table::Column::codes
+fn count_repeats(codes: &[u32], levels: usize) -> (Vec<usize>, Vec<(usize, usize)>) {
+    // per code: (first row, times seen, index in `repeats` once seen twice)
+    let mut seen = vec![(0usize, 0usize, 0usize); levels];
     let mut repeats: Vec<(usize, usize)> = Vec::new();
-    for (row, key) in keys.enumerate() {
-        let Some(key) = key else { continue };
-        let entry = first.entry(key).or_insert((row, 0, 0));
+    for (row, &c) in codes.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let entry = &mut seen[c as usize];
+        if entry.1 == 0 {
+            entry.0 = row;
+        }
         entry.1 += 1;
         if entry.1 == 2 {
             entry.2 = repeats.len();
@@ -315,9 +313,9 @@ fn count_repeats<K: std::hash::Hash + Eq>(
         }
     }
     let mut times = vec![0; repeats.len()];
-    for &(_, seen, at) in first.values() {
-        if seen >= 2 {
-            times[at] = seen;
+    for &(_, n, at) in &seen {
+        if n >= 2 {
+            times[at] = n;
         }
     }
     (times, repeats)
@@ -370,20 +368,11 @@ mod tests {
 
     #[test]
     fn repeats_in_order_of_second_occurrence_with_their_counts() {
-        let keys = [
-            Some("a"),
-            Some("b"),
-            None,
-            Some("b"),
-            Some("a"),
-            None,
-            Some("b"),
-            Some("c"),
-        ];
-        let (times, repeats) = count_repeats(keys.into_iter());
+        // a b - b a - b c
+        let (times, repeats) = count_repeats(&[1, 2, 0, 2, 1, 0, 2, 3], 4);
         assert_eq!(repeats, vec![(1, 3), (0, 4)]);
         assert_eq!(times, vec![3, 2]);
-        let (times, repeats) = count_repeats([Some(1u64), Some(2)].into_iter());
+        let (times, repeats) = count_repeats(&[1, 2], 3);
         assert!(times.is_empty() && repeats.is_empty());
     }
 }

@@ -831,45 +831,6 @@ fn numeric_hits(table: &Table, v: &[f64]) -> Vec<(IdentifierKind, String)> {
     hits
 }
 
-/// Dense category codes of a column: 0 = missing, 1.. = distinct values in
-/// order of appearance. Returns the codes and one row per code (None for 0).
-fn codes(col: &Column) -> (Vec<u32>, Vec<Option<usize>>) {
-    let mut rep: Vec<Option<usize>> = vec![None];
-    let out = match &col.data {
-        ColumnData::Str(v) => {
-            let mut map: FastMap<&str, u32> = FastMap::default();
-            v.iter()
-                .enumerate()
-                .map(|(row, x)| match x {
-                    None => 0,
-                    Some(s) => *map.entry(s.as_str()).or_insert_with(|| {
-                        rep.push(Some(row));
-                        (rep.len() - 1) as u32
-                    }),
-                })
-                .collect()
-        }
-        ColumnData::Num(v) => {
-            let mut map: FastMap<u64, u32> = FastMap::default();
-            v.iter()
-                .enumerate()
-                .map(|(row, &x)| {
-                    if x.is_nan() {
-                        0
-                    } else {
-                        // + 0.0 turns -0.0 into 0.0.
-                        *map.entry((x + 0.0).to_bits()).or_insert_with(|| {
-                            rep.push(Some(row));
-                            (rep.len() - 1) as u32
-                        })
-                    }
-                })
-                .collect()
-        }
-    };
-    (out, rep)
-}
-
 /// Equivalence classes over `cols` (missing is a category): (k, detail).
 fn k_anonymity(cols: &[&Column], nrows: usize) -> (Option<usize>, KAnonymityDetail) {
     // Class code of each row, refined one column at a time; codes are dense
@@ -878,7 +839,7 @@ fn k_anonymity(cols: &[&Column], nrows: usize) -> (Option<usize>, KAnonymityDeta
     let mut combined = vec![0u32; nrows];
     let mut n_classes = 1usize;
     for col in cols {
-        let (c, rep) = codes(col);
+        let (c, rep) = col.codes();
         let width = rep.len();
         if n_classes == 1 {
             combined = c;
@@ -920,7 +881,7 @@ fn k_anonymity(cols: &[&Column], nrows: usize) -> (Option<usize>, KAnonymityDeta
 }
 
 fn small_caseloads(therapist: &Column, client: Option<&Column>) -> SmallCaseloads {
-    let (t, rep) = codes(therapist);
+    let (t, rep) = therapist.codes();
     let mut counts = vec![0usize; rep.len()];
     match client {
         Some(cc) => {

@@ -151,38 +151,47 @@ impl Column {
     pub fn key(&self, row: usize) -> Option<String> {
         self.text(row)
     }
-    /// How many rows hold each distinct non-missing value (in order of first
-    /// appearance), and how many are missing: the sizes of the groups that
-    /// [`Column::key`] defines (numbers by value, -0 as 0), without a
-    /// `String` per cell.
-    pub fn level_counts(&self) -> (Vec<usize>, usize) {
-        fn count<K: std::hash::Hash + Eq>(
+    /// Dense category codes: 0 = missing, 1.. = distinct values in order of
+    /// appearance (the groups [`Column::key`] defines: numbers by value, -0
+    /// as 0), without a `String` per cell. Returns the codes and one row per
+    /// code (None for 0).
+    pub fn codes(&self) -> (Vec<u32>, Vec<Option<usize>>) {
+        fn code<K: std::hash::Hash + Eq>(
             keys: impl Iterator<Item = Option<K>>,
-        ) -> (Vec<usize>, usize) {
-            let mut index: super::fasthash::FastMap<K, usize> = Default::default();
-            let mut counts = Vec::new();
-            let mut missing = 0;
-            for key in keys {
-                match key {
-                    Some(k) => {
-                        let next = counts.len();
-                        let at = *index.entry(k).or_insert(next);
-                        if at == next {
-                            counts.push(0);
-                        }
-                        counts[at] += 1;
-                    }
-                    None => missing += 1,
-                }
-            }
-            (counts, missing)
+            rep: &mut Vec<Option<usize>>,
+        ) -> Vec<u32> {
+            let mut map: super::fasthash::FastMap<K, u32> = Default::default();
+            keys.enumerate()
+                .map(|(row, key)| match key {
+                    None => 0,
+                    Some(k) => *map.entry(k).or_insert_with(|| {
+                        rep.push(Some(row));
+                        (rep.len() - 1) as u32
+                    }),
+                })
+                .collect()
         }
-        match &self.data {
-            ColumnData::Num(v) => {
-                count(v.iter().map(|x| (!x.is_nan()).then(|| (x + 0.0).to_bits())))
-            }
-            ColumnData::Str(v) => count(v.iter().map(|c| c.as_deref())),
+        let mut rep: Vec<Option<usize>> = vec![None];
+        let out = match &self.data {
+            ColumnData::Str(v) => code(v.iter().map(|c| c.as_deref()), &mut rep),
+            // + 0.0 turns -0.0 into 0.0.
+            ColumnData::Num(v) => code(
+                v.iter().map(|x| (!x.is_nan()).then(|| (x + 0.0).to_bits())),
+                &mut rep,
+            ),
+        };
+        (out, rep)
+    }
+    /// How many rows hold each distinct non-missing value (in order of first
+    /// appearance, as [`Column::codes`]), and how many are missing.
+    pub fn level_counts(&self) -> (Vec<usize>, usize) {
+        let (codes, rep) = self.codes();
+        let mut counts = vec![0usize; rep.len()];
+        for &c in &codes {
+            counts[c as usize] += 1;
         }
+        let missing = counts.remove(0);
+        (counts, missing)
     }
     /// The number of non-missing cells and the rows whose text is not a
     /// number (none for a numeric column): how nearly numeric a text column is.
